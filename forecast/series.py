@@ -1,0 +1,243 @@
+"""The data registry: observations, series metadata and sources, loaded and validated together.
+
+Every figure smfcast forecasts from is one row of `observations.csv` with a source and a quality
+grade, so every output can say which grades fed it. Validation is strict and located: a bad cell
+raises one `DataError` naming the file, the line and the field, because a silently skipped row is
+a silently changed forecast.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DataError, NotFound
+from .periods import FREQUENCIES, Period, fits_frequency, parse_period
+from .transforms import TRANSFORMS, Transform
+
+QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived")
+HEADLINE_METRICS = ("market_size", "green_loan_share", "npl_ratio")
+OBSERVATION_COLUMNS = ("series_id", "period", "value", "source_id", "quality", "note")
+# Yuan per unit, so balances published in different units can be compared (亿元 vs 万亿元).
+UNIT_SCALE = {"100m_cny": 1e8, "trillion_cny": 1e12}
+REGISTRY_FILES = ("observations.csv", "series.toml", "sources.toml")
+
+
+def default_data_dir() -> Path:
+    """`SMFCAST_DATA` if set, else the repository's `data/` beside the package."""
+    env = os.environ.get("SMFCAST_DATA")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class SeriesMeta:
+    id: str
+    title_en: str
+    title_zh: str
+    unit: str
+    frequency: str
+    region: str
+    lower: float
+    upper: float
+    transform: str
+    definition: str = ""
+    national: str | None = None
+
+    @property
+    def transformer(self) -> Transform:
+        return Transform(self.transform, self.lower, self.upper)
+
+
+@dataclass(frozen=True)
+class Observation:
+    series_id: str
+    period: Period
+    value: float
+    source_id: str
+    quality: str
+    note: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A headline metric: the provincial series it publishes and the national one it leans on."""
+
+    metric: str
+    series: str
+    national: str
+    title_en: str
+    title_zh: str
+    why: str
+
+
+@dataclass
+class Registry:
+    data_dir: Path
+    series: dict[str, SeriesMeta]
+    sources: dict[str, dict]
+    headlines: dict[str, Headline]
+    rows: list[Observation] = field(repr=False)
+    fingerprint: str = ""
+
+    def meta(self, series_id: str) -> SeriesMeta:
+        try:
+            return self.series[series_id]
+        except KeyError:
+            raise NotFound(f"unknown series {series_id!r}; `smfcast data check` lists the series", "series") from None
+
+    def headline(self, metric: str) -> Headline:
+        try:
+            return self.headlines[metric]
+        except KeyError:
+            raise NotFound(f"unknown metric {metric!r}; choose one of {', '.join(self.headlines)}", "metric") from None
+
+    def observations(self, series_id: str, qualities: tuple[str, ...] | None = None) -> list[Observation]:
+        """The series' observations in period order, optionally only of the given grades."""
+        self.meta(series_id)
+        rows = [o for o in self.rows if o.series_id == series_id and (qualities is None or o.quality in qualities)]
+        return sorted(rows, key=lambda o: o.period)
+
+
+def _toml_line(text: str, table: str, key: str | None = None) -> int | None:
+    """1-based line of `[table]` (or of `key = ` inside it) in a TOML text; tomllib keeps no lines."""
+    lines = text.splitlines()
+    header = f"[{table}]"
+    for i, line in enumerate(lines):
+        if line.strip() == header:
+            if key is None:
+                return i + 1
+            for j in range(i + 1, len(lines)):
+                stripped = lines[j].strip()
+                if stripped.startswith("["):
+                    break
+                if stripped.split("=")[0].strip() == key:
+                    return j + 1
+            return i + 1
+    return None
+
+
+def _load_toml(path: Path) -> tuple[dict, str]:
+    if not path.exists():
+        raise DataError(path, None, None, "file is missing")
+    text = path.read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"at line (\d+)", str(exc))  # Python 3.11's tomllib keeps the line only in the text
+        raise DataError(path, int(found.group(1)) if found else None, None, f"not valid TOML ({exc})") from None
+
+
+def _parse_series(path: Path, doc: dict, text: str) -> dict[str, SeriesMeta]:
+    out = {}
+    for sid, spec in doc.get("series", {}).items():
+        table = f"series.{sid}"
+
+        def need(key, table=table, spec=spec):
+            if key not in spec:
+                raise DataError(path, _toml_line(text, table), key, f"series {sid!r} has no {key!r}")
+            return spec[key]
+
+        frequency, transform = need("frequency"), need("transform")
+        if frequency not in FREQUENCIES:
+            raise DataError(path, _toml_line(text, table, "frequency"), "frequency", f"{frequency!r} is not one of {', '.join(FREQUENCIES)}")
+        if transform not in TRANSFORMS:
+            raise DataError(path, _toml_line(text, table, "transform"), "transform", f"{transform!r} is not one of {', '.join(TRANSFORMS)}")
+        bounds = need("bounds")
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds) and bounds[0] < bounds[1]):
+            raise DataError(path, _toml_line(text, table, "bounds"), "bounds", "bounds must be [lower, upper] numbers with lower < upper")
+        out[sid] = SeriesMeta(
+            id=sid, title_en=need("title_en"), title_zh=need("title_zh"), unit=need("unit"), frequency=frequency,
+            region=need("region"), lower=float(bounds[0]), upper=float(bounds[1]), transform=transform,
+            definition=spec.get("definition", ""), national=spec.get("national"),
+        )
+    for sid, meta in out.items():
+        if meta.national is not None and meta.national not in out:
+            raise DataError(path, _toml_line(text, f"series.{sid}", "national"), "national", f"national counterpart {meta.national!r} is not a series in this file")
+    return out
+
+
+def _parse_headlines(path: Path, doc: dict, text: str, series: dict[str, SeriesMeta]) -> dict[str, Headline]:
+    heads = doc.get("headline", {})
+    out = {}
+    for metric in HEADLINE_METRICS:
+        spec = heads.get(metric)
+        if spec is None:
+            raise DataError(path, None, f"headline.{metric}", f"headline metric {metric!r} has no [headline.{metric}] table naming its series")
+        sid = spec.get("series")
+        if not sid:
+            raise DataError(path, _toml_line(text, f"headline.{metric}"), "series", f"headline metric {metric!r} has no 'series'")
+        if sid not in series:
+            raise DataError(path, _toml_line(text, f"headline.{metric}", "series"), "series", f"headline metric {metric!r} names unknown series {sid!r}")
+        if series[sid].national is None:
+            raise DataError(path, _toml_line(text, f"series.{sid}"), "national", f"{sid!r} publishes headline metric {metric!r} but names no national counterpart")
+        out[metric] = Headline(metric, sid, series[sid].national, spec.get("title_en", metric), spec.get("title_zh", ""), spec.get("why", ""))
+    return out
+
+
+def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict[str, dict]) -> list[Observation]:
+    if not path.exists():
+        raise DataError(path, None, None, "file is missing")
+    rows, seen = [], {}
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != OBSERVATION_COLUMNS:
+            raise DataError(path, 1, None, f"header must be {','.join(OBSERVATION_COLUMNS)}")
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(OBSERVATION_COLUMNS):
+                raise DataError(path, line, None, f"expected {len(OBSERVATION_COLUMNS)} cells, found {len(cells)}")
+            sid, period_text, value_text, source_id, quality, note = (c.strip() for c in cells)
+            meta = series.get(sid)
+            if meta is None:
+                raise DataError(path, line, "series_id", f"unknown series id {sid!r}; add it to series.toml first")
+            try:
+                period = parse_period(period_text)
+            except ValueError as exc:
+                raise DataError(path, line, "period", str(exc)) from None
+            if not fits_frequency(period, meta.frequency):
+                raise DataError(path, line, "period", f"{period_text!r} is a {period.kind} period but {sid!r} is {meta.frequency}")
+            try:
+                value = float(value_text)
+            except ValueError:
+                raise DataError(path, line, "value", f"{value_text!r} is not a number") from None
+            if not math.isfinite(value):
+                raise DataError(path, line, "value", f"{value_text!r} is not a finite number")
+            if not meta.lower <= value <= meta.upper:
+                raise DataError(path, line, "value", f"{value:g} is outside the bounds [{meta.lower:g}, {meta.upper:g}] of {sid!r}")
+            if source_id not in sources:
+                raise DataError(path, line, "source_id", f"source {source_id!r} is not in sources.toml")
+            if quality not in QUALITIES:
+                raise DataError(path, line, "quality", f"{quality!r} is not one of {', '.join(QUALITIES)}")
+            if quality == "derived" and not note:
+                raise DataError(path, line, "note", "a derived row must give its formula in 'note'")
+            key = (sid, period)
+            if key in seen:
+                raise DataError(path, line, "period", f"duplicate period {period_text} for {sid!r} (first on line {seen[key]})")
+            seen[key] = line
+            rows.append(Observation(sid, period, value, source_id, quality, note, line))
+    return rows
+
+
+def load_registry(data_dir: str | Path | None = None) -> Registry:
+    """Load and validate the registry in `data_dir` (default: `default_data_dir()`)."""
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    series_path, sources_path, obs_path = data_dir / "series.toml", data_dir / "sources.toml", data_dir / "observations.csv"
+    series_doc, series_text = _load_toml(series_path)
+    series = _parse_series(series_path, series_doc, series_text)
+    headlines = _parse_headlines(series_path, series_doc, series_text, series)
+    sources, _ = _load_toml(sources_path)
+    rows = _parse_observations(obs_path, series, sources)
+    digest = hashlib.sha256()
+    for name in REGISTRY_FILES:
+        digest.update(name.encode() + b"\0" + (data_dir / name).read_bytes())
+    return Registry(data_dir, series, sources, headlines, rows, digest.hexdigest())
