@@ -27,6 +27,7 @@ REWRITTEN_HOSTS = ("sh-enzhong.com", "cnafi.org", "forexbnb.com", "reportify.ai"
 # Rows whose value the notes found inconsistent with neighbouring releases.
 INCONSISTENT = {
     ("cn_inclusive_smallmicro_loans_pboc", "2024Q1"): "33.41 contradicts 2023Q4 29.4 plus the stated Q1 rise of 2.38 (NOTES.md §2)",
+    ("qh_green_loan_share", "2016-11"): "machine-translated repost of a CBRC bureau figure; NOTES.md calls its transcription doubtful",
 }
 
 # Gaps that NOTES.md §4 shows how to fill from neighbouring releases.
@@ -49,7 +50,7 @@ def grade(row: dict) -> tuple[str, str]:
     """Return (quality, reason) for one compiled row."""
     definition, url, quote = row["definition"], row["source_url"], row["source_quote"]
     h = host(url)
-    if "DOUBTFUL" in definition or not h:
+    if "doubtful" in definition.lower() or not h:
         return "doubtful", "provenance unverifiable (see definition)"
     if h in OFFICIAL_HOSTS:
         return "official", "government release or its gov.cn mirror"
