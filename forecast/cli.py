@@ -1,0 +1,254 @@
+"""The `smfcast` command line: data checks, runs, forecasts, scenarios, backtests, the server.
+
+Every failure the user can cause ends as one line on stderr and a non-zero exit code; tracebacks
+are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from . import __version__
+from .bands import level_columns
+from .errors import InvalidInput, SmfcastError
+from .series import HEADLINE_METRICS, load_registry
+from .tables import FORMATS, render
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the command, not a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _data_check(args) -> int:
+    reg = load_registry(args.data)
+    roles = {}
+    for metric, head in reg.headlines.items():
+        roles[head.series] = f"{metric}"
+        roles.setdefault(head.national, f"{metric} (national)")
+    rows = []
+    for sid, meta in reg.series.items():
+        obs = reg.observations(sid)
+        rows.append({
+            "id": sid, "region": meta.region, "unit": meta.unit, "frequency": meta.frequency,
+            "first": str(obs[0].period) if obs else "", "last": str(obs[-1].period) if obs else "",
+            "count": len(obs), "headline": roles.get(sid, ""),
+        })
+    rows.sort(key=lambda r: (r["headline"] == "", r["region"] != "QH", r["id"]))
+    print(render(rows, ["id", "region", "unit", "frequency", "first", "last", "count", "headline"], args.format))
+    if args.format == "table":
+        grades = {}
+        for o in reg.rows:
+            grades[o.quality] = grades.get(o.quality, 0) + 1
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(grades.items()))
+        print(f"\n{len(reg.rows)} observations in {len(reg.series)} series, every one resolved to one of "
+              f"{len(reg.sources)} sources ({summary}).")
+    return 0
+
+
+def _data_show(args) -> int:
+    reg = load_registry(args.data)
+    meta = reg.meta(args.series_id)
+    rows = []
+    for o in reg.observations(args.series_id):
+        src = reg.sources[o.source_id]
+        rows.append({
+            "period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id,
+            "publisher": src.get("publisher", ""), "url": src.get("url", ""), "quote": src.get("quote", ""), "note": o.note,
+        })
+    if args.format == "table":
+        print(f"{meta.id}: {meta.title_en} / {meta.title_zh} [{meta.unit}, {meta.frequency}, {meta.region}]")
+        for r in rows:
+            r["quote"] = r["quote"][:60] + ("…" if len(r["quote"]) > 60 else "")
+        print(render(rows, ["period", "value", "quality", "publisher", "quote", "note"], "table"))
+    else:
+        print(render(rows, list(rows[0]) if rows else ["period", "value"], args.format))
+    return 0
+
+
+def _store(args):
+    from .runs import RunStore
+    return RunStore(args.store)
+
+
+def _engine_config(args):
+    from .engine import EngineConfig, MEMBERS
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else MEMBERS
+    unknown = [m for m in models if m not in MEMBERS]
+    if unknown:
+        raise InvalidInput(f"unknown model {unknown[0]!r}; choose from {', '.join(MEMBERS)}", "models")
+    if args.paths < 100:
+        raise InvalidInput(f"--paths {args.paths} is too few for 95% bands; use at least 100", "paths")
+    return EngineConfig(seed=args.seed, n_paths=args.paths, models=models)
+
+
+def _run(args) -> int:
+    import time
+    from .runs import create_run
+    started = time.perf_counter()
+    store = _store(args)
+    run = create_run(args.data, _engine_config(args), store, **_run_extras(args),
+                     progress=lambda m: print(f"fitting {m} ...", file=sys.stderr, flush=True))
+    took = time.perf_counter() - started
+    print(f"run {run.run_id} ({run.created}) in {took:.1f} s -> {store.path}")
+    rows = []
+    for metric in run.metrics:
+        info = run.metric_info(metric)
+        rows.append({"metric": metric, "series": info["series_id"], "method": info["method"]["method"],
+                     "models": ",".join(info["models"]), "failed": "; ".join(f"{k}: {v}" for k, v in info["failures"].items()),
+                     "grades": ", ".join(f"{k} {v}" for k, v in info["grades"].items())})
+    print(render(rows, ["metric", "series", "method", "models", "failed", "grades"], "table"))
+    return 0
+
+
+def _run_extras(args) -> dict:
+    """Scenario overlays (and later backtest weights) a run stores beside the baseline."""
+    return {}
+
+
+def _read_document(path: str) -> dict:
+    """A TOML or JSON document from a file (by extension; JSON if it starts with '{')."""
+    import json
+    import tomllib
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", "scenario-file") from None
+    try:
+        return json.loads(text) if path.endswith(".json") or text.lstrip().startswith("{") else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"{path} is not valid {'JSON' if path.endswith('.json') else 'TOML'}: {exc}", "scenario-file") from None
+
+
+def _forecast(args) -> int:
+    from .bands import parse_levels
+    from .runs import forecast_rows, scenario_paths
+    from .scenarios import parse_custom
+    store = _store(args)
+    run = store.get(args.run)
+    levels = parse_levels(args.level)
+    if args.scenario_file:
+        custom = parse_custom(_read_document(args.scenario_file), run.presets(), run.levers())
+        paths = scenario_paths(store, run, args.metric, args.model, custom)
+        rows = forecast_rows(store, run, args.metric, args.model, custom.name, levels, history=args.history, paths=paths)
+    else:
+        rows = forecast_rows(store, run, args.metric, args.model, args.scenario, levels, history=args.history)
+    columns = ["period", "kind", "scenario", "model", "mean", "median"] + level_columns(levels)
+    if args.format == "table":
+        info = run.metric_info(args.metric)
+        print(f"{args.metric}: {info['title_en']} [{info['unit']}], run {run.run_id}, method {info['method']['method']}")
+    else:
+        columns = ["series_id", "run_id", "unit"] + columns
+    print(render(rows, columns, args.format))
+    return 0
+
+
+def _targets(args) -> int:
+    from .runs import target_rows
+    store = _store(args)
+    run = store.get(args.run)
+    scenarios = [args.scenario] if args.scenario else run.scenarios
+    rows = target_rows(store, run, scenarios, args.model)
+    print(render(rows, ["target", "metric", "year", "condition", "scenario", "model", "probability", "median"], args.format))
+    return 0
+
+
+def _runs(args) -> int:
+    runs = _store(args).list()
+    if not runs:
+        print("no run in the store yet; run `smfcast run` first")
+        return 0
+    rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"],
+             "paths": r.config["n_paths"], "scenarios": ",".join(r.scenarios)} for r in runs]
+    print(render(rows, ["run_id", "created", "version", "seed", "paths", "scenarios"], args.format))
+    return 0
+
+
+def _serve(args) -> int:
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    if gunicorn is None:
+        raise SmfcastError("gunicorn is not installed in this environment; run `make serve`")
+    store = _store(args)
+    if store.latest() is None:
+        print(f"smfcast: no run in {store.path} yet; computing the first run before serving ...", file=sys.stderr, flush=True)
+        args.seed, args.paths, args.models = 20260101, 2000, None
+        _run(args)
+    os.environ["SMFCAST_STORE"] = str(store.path)
+    argv = [gunicorn, "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+            "--access-logfile", "-", "api.wsgi:app"]
+    print(f"smfcast {__version__}: serving on http://{args.host}:{args.port}/v1/health", flush=True)
+    os.execv(gunicorn, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="smfcast", description="Forecasts and policy scenarios for small and micro-enterprise finance in Qinghai.")
+    p.add_argument("--version", action="version", version=f"smfcast {__version__}")
+    p.add_argument("--data", default=None, help="data directory (default: $SMFCAST_DATA or the repository's data/)")
+    p.add_argument("--store", default=None, help="run store (default: $SMFCAST_STORE or var/smfcast.sqlite)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    data = sub.add_parser("data", help="check and show the data registry")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    check = data_sub.add_parser("check", help="validate the registry and list every series")
+    check.add_argument("--format", choices=FORMATS, default="table")
+    check.set_defaults(func=_data_check)
+    show = data_sub.add_parser("show", help="print a series' observations with their sources")
+    show.add_argument("series_id")
+    show.add_argument("--format", choices=FORMATS, default="table")
+    show.set_defaults(func=_data_show)
+
+    run = sub.add_parser("run", help="fit every headline metric with every model and store an immutable run")
+    run.add_argument("--seed", type=int, default=20260101)
+    run.add_argument("--paths", type=int, default=2000, help="sample paths per model (default 2000)")
+    run.add_argument("--models", default=None, help="comma-separated members (default: arima,prophet,ets,theta)")
+    run.set_defaults(func=_run)
+
+    fc = sub.add_parser("forecast", help="print bands for one metric from a stored run")
+    fc.add_argument("--metric", required=True, choices=HEADLINE_METRICS)
+    fc.add_argument("--model", default="ensemble")
+    fc.add_argument("--scenario", default="baseline")
+    fc.add_argument("--level", default="80,95", help="central band levels in percent, e.g. 80,95")
+    fc.add_argument("--run", default=None, help="run id (default: the newest)")
+    fc.add_argument("--history", action="store_true", help="include the observed history")
+    fc.add_argument("--scenario-file", default=None, help="a custom scenario (TOML or JSON: base + lever overrides)")
+    fc.add_argument("--format", choices=FORMATS, default="table")
+    fc.set_defaults(func=_forecast)
+
+    tg = sub.add_parser("targets", help="probability that each policy target is met, per scenario")
+    tg.add_argument("--scenario", default=None, help="one scenario (default: every preset)")
+    tg.add_argument("--model", default="ensemble")
+    tg.add_argument("--run", default=None)
+    tg.add_argument("--format", choices=FORMATS, default="table")
+    tg.set_defaults(func=_targets)
+
+    runs = sub.add_parser("runs", help="list the stored runs, newest first")
+    runs.add_argument("--format", choices=FORMATS, default="table")
+    runs.set_defaults(func=_runs)
+
+    serve = sub.add_parser("serve", help="run the HTTP API under gunicorn")
+    serve.add_argument("--host", default=os.environ.get("SMFCAST_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("SMFCAST_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("SMFCAST_WORKERS", "2")))
+    serve.set_defaults(func=_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SmfcastError as exc:
+        print(f"smfcast: error: {exc.message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Put a published series on the regular grid a model needs, saying what was filled in.
+
+Regulators skip releases and compilers miss some: a quarterly series may lack a quarter or two.
+Models need a gap-free grid, so internal gaps are filled by linear interpolation *in model space*
+(log or logit), and the number filled is reported with the forecast. Nothing is extrapolated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .periods import Period
+from .series import Observation
+from .transforms import Transform
+
+_STEP = {"annual": 12, "quarterly": 3, "monthly": 1}
+
+
+@dataclass(frozen=True)
+class RegularSeries:
+    periods: list[Period]
+    z: np.ndarray  # transformed values on the grid
+    filled: int  # how many grid points were interpolated
+
+    @property
+    def season_length(self) -> int:
+        return {"annual": 1, "quarterly": 4, "monthly": 12}[self.periods[0].kind]
+
+
+def _index(p: Period) -> int:
+    return p.year * 12 + p.month
+
+
+def regularize(observations: list[Observation], transform: Transform) -> RegularSeries:
+    """The observations of one kind of period on a gap-free grid from the first to the last."""
+    if not observations:
+        raise ValueError("no observations to put on a grid")
+    kinds = {o.period.kind for o in observations}
+    if len(kinds) != 1:
+        raise ValueError(f"cannot put mixed periods ({', '.join(sorted(kinds))}) on one grid")
+    kind = kinds.pop()
+    step = _STEP[kind]
+    obs = sorted(observations, key=lambda o: o.period)
+    first, last = _index(obs[0].period), _index(obs[-1].period)
+    grid = list(range(first, last + 1, step))
+    known_x = np.array([_index(o.period) for o in obs], dtype=float)
+    known_z = transform.forward([o.value for o in obs])
+    z = np.interp(np.array(grid, dtype=float), known_x, known_z)
+    periods = [Period((i - 1) // 12, (i - 1) % 12 + 1, kind) for i in grid]
+    return RegularSeries(periods, z, len(grid) - len(obs))
+
+
+def interpolate_at(series: RegularSeries, t: float) -> float | None:
+    """Model-space value at decimal time `t`, or None outside the observed span."""
+    times = np.array([p.decimal_year for p in series.periods])
+    if t < times[0] - 1e-9 or t > times[-1] + 1e-9:
+        return None
+    return float(np.interp(t, times, series.z))

@@ -1,0 +1,320 @@
+"""Immutable runs and the SQLite run store.
+
+A run is every headline metric fitted with every model, every preset scenario applied, and the
+resulting sample paths kept. Its id is a hash of everything that changes the numbers (data files,
+configuration, package version, seed), so the same inputs give the same id and the same numbers,
+and a changed observation gives a new run while old runs stay readable: a spreadsheet can pin one.
+Paths are stored as `.npy` bytes (never pickles) and are served without refitting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .bands import DEFAULT_LEVELS, band_rows, history_rows
+from .engine import ENSEMBLE, EngineConfig, forecast_metric
+from .errors import NotFound
+from .periods import parse_period
+from .scenarios import Lever, Scenario, apply, load_levers, load_scenarios
+from .series import HEADLINE_METRICS, default_data_dir, load_registry
+from .targets import Target, load_targets
+from .transforms import Transform
+
+BASELINE = "baseline"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, created TEXT NOT NULL, version TEXT NOT NULL,
+    config TEXT NOT NULL, inputs TEXT NOT NULL, summary TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paths (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), metric TEXT NOT NULL, model TEXT NOT NULL,
+    scenario TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run_id, metric, model, scenario)
+);
+"""
+
+
+def default_store_path() -> Path:
+    """`SMFCAST_STORE` if set, else `var/smfcast.sqlite` in the working directory."""
+    return Path(os.environ.get("SMFCAST_STORE", "var/smfcast.sqlite"))
+
+
+def input_files(data_dir: Path) -> list[Path]:
+    """The data files whose bytes change the numbers: every CSV and TOML of the registry."""
+    files = list(data_dir.glob("*.csv")) + list(data_dir.glob("*.toml")) + list(data_dir.glob("scenarios/*.toml"))
+    return sorted(files, key=lambda p: p.relative_to(data_dir).as_posix())
+
+
+def run_id_for(data_dir: Path, config: EngineConfig) -> tuple[str, dict]:
+    """(run id, input digests): sha256 over data bytes, config, package version and seed."""
+    inputs = {p.relative_to(data_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in input_files(data_dir)}
+    payload = json.dumps({"inputs": inputs, "config": config.to_dict(), "version": __version__}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16], inputs
+
+
+def _to_blob(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a, dtype=np.float64), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _from_blob(b: bytes) -> np.ndarray:
+    a = np.load(io.BytesIO(b), allow_pickle=False)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    created: str
+    version: str
+    config: dict
+    inputs: dict
+    summary: dict  # per metric: series, unit, transform, periods, method, members, failures, grades, history
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.summary["metrics"])
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(self.summary["scenarios"])
+
+    def metric_info(self, metric: str) -> dict:
+        try:
+            return self.summary["metrics"][metric]
+        except KeyError:
+            raise NotFound(f"unknown metric {metric!r}; choose one of {', '.join(self.metrics)}", "metric") from None
+
+    def models(self, metric: str) -> list[str]:
+        return list(self.metric_info(metric)["models"])
+
+    def transform(self, metric: str) -> Transform:
+        t = self.metric_info(metric)["transform"]
+        return Transform(t["kind"], t["lower"], t["upper"])
+
+    def periods(self, metric: str):
+        return [parse_period(p) for p in self.metric_info(metric)["periods"]]
+
+    def levers(self) -> dict[str, Lever]:
+        return {k: Lever.from_dict(v) for k, v in self.summary["levers"].items()}
+
+    def scenario(self, name: str) -> Scenario:
+        try:
+            return Scenario.from_dict(self.summary["scenario_defs"][name])
+        except KeyError:
+            raise NotFound(f"unknown scenario {name!r}; choose one of {', '.join(self.scenarios)}", "scenario") from None
+
+    def presets(self) -> dict[str, Scenario]:
+        return {k: Scenario.from_dict(v) for k, v in self.summary["scenario_defs"].items()}
+
+    def targets(self) -> dict[str, Target]:
+        return {k: Target(**v) for k, v in self.summary["targets"].items()}
+
+    def header(self) -> dict:
+        return {"run_id": self.run_id, "created": self.created, "version": self.version, "config": self.config,
+                "inputs": self.inputs, "scenarios": self.scenarios, "metrics": self.metrics}
+
+
+class RunStore:
+    """SQLite store of immutable runs. Safe for several processes: writes are single transactions
+    and a run id that already exists is never rewritten."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as con:
+            con.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA busy_timeout=60000")
+            self._local.con = con
+        return con
+
+    def exists(self, run_id: str) -> bool:
+        return self._connect().execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+
+    def save(self, run: Run, arrays: dict[tuple[str, str, str], np.ndarray]) -> None:
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone() is None:
+                con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", (
+                    run.run_id, run.created, run.version, json.dumps(run.config, sort_keys=True),
+                    json.dumps(run.inputs, sort_keys=True), json.dumps(run.summary, sort_keys=True, ensure_ascii=False)))
+                con.executemany("INSERT INTO paths VALUES (?, ?, ?, ?, ?)", [
+                    (run.run_id, metric, model, scenario, _to_blob(a)) for (metric, model, scenario), a in arrays.items()])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def list(self) -> list[Run]:
+        rows = self._connect().execute("SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY created DESC, run_id").fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def latest(self) -> Run | None:
+        row = self._connect().execute(
+            "SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY created DESC, run_id LIMIT 1").fetchone()
+        return _run_from_row(row) if row else None
+
+    def get(self, run_id: str | None = None) -> Run:
+        """The named run, or the newest when `run_id` is None."""
+        if run_id is None:
+            run = self.latest()
+            if run is None:
+                raise NotFound("no run in the store yet; run `smfcast run` first", "run")
+            return run
+        return _cached_run(str(self.path), run_id, self)
+
+    def paths(self, run_id: str, metric: str, model: str, scenario: str) -> np.ndarray:
+        """Model-space paths (n_paths, len(periods)); cached in memory: runs never change."""
+        return _cached_paths(str(self.path), run_id, metric, model, scenario, self)
+
+
+def _run_from_row(row) -> Run:
+    run_id, created, version, config, inputs, summary = row
+    return Run(run_id, created, version, json.loads(config), json.loads(inputs), json.loads(summary))
+
+
+@lru_cache(maxsize=64)
+def _cached_run(_path: str, run_id: str, store: RunStore) -> Run:
+    row = store._connect().execute(
+        "SELECT run_id, created, version, config, inputs, summary FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"unknown run {run_id!r}; `smfcast runs` lists the stored runs", "run")
+    return _run_from_row(row)
+
+
+@lru_cache(maxsize=512)
+def _cached_paths(_path: str, run_id: str, metric: str, model: str, scenario: str, store: RunStore) -> np.ndarray:
+    row = store._connect().execute(
+        "SELECT data FROM paths WHERE run_id = ? AND metric = ? AND model = ? AND scenario = ?",
+        (run_id, metric, model, scenario)).fetchone()
+    if row is None:
+        run = store.get(run_id)
+        if model not in run.models(metric):
+            raise NotFound(f"unknown model {model!r} for {metric}; choose one of {', '.join(run.models(metric))}", "model")
+        raise NotFound(f"unknown scenario {scenario!r}; choose one of {', '.join(run.scenarios)}", "scenario")
+    return _from_blob(row[0])
+
+
+def _history(observations) -> list[dict]:
+    return [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id} for o in observations]
+
+
+def create_run(data_dir: str | Path | None = None, config: EngineConfig | None = None, store: RunStore | None = None,
+               weights: dict | None = None, progress=None) -> Run:
+    """Fit everything, apply every preset scenario, and store the run; return the stored run if
+    these inputs were run before. `weights` maps metric -> ensemble member weights.
+
+    The run keeps its levers and scenario definitions, so a custom scenario asked of an old run
+    is computed with that run's assumptions, not today's files.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    config = config or EngineConfig()
+    store = store or RunStore()
+    run_id, inputs = run_id_for(data_dir, config)
+    if store.exists(run_id):
+        return store.get(run_id)
+    reg = load_registry(data_dir)
+    levers = load_levers(data_dir)
+    presets = load_scenarios(data_dir, levers)
+    targets = load_targets(data_dir)
+    arrays, metrics = {}, {}
+    for metric in HEADLINE_METRICS:
+        if progress:
+            progress(metric)
+        fc = forecast_metric(reg, metric, config, (weights or {}).get(metric))
+        years = [p.year for p in fc.periods]
+        for model, z in fc.paths.items():
+            for name, scenario in presets.items():
+                arrays[(metric, model, name)] = apply(z, metric, years, fc.transform, scenario, levers, config.seed)
+        metrics[metric] = {
+            "series_id": fc.series_id, "unit": fc.unit, "title_en": reg.headline(metric).title_en,
+            "title_zh": reg.headline(metric).title_zh,
+            "transform": {"kind": fc.transform.kind, "lower": fc.transform.lower, "upper": fc.transform.upper},
+            "periods": [str(p) for p in fc.periods], "models": [m for m in config.models if m in fc.paths] + [ENSEMBLE],
+            "method": fc.method, "members": fc.members, "failures": fc.failures, "grades": fc.grades,
+            "history": _history(fc.history),
+        }
+    summary = {"metrics": metrics, "scenarios": [BASELINE] + sorted(s for s in presets if s != BASELINE),
+               "scenario_defs": {k: v.as_dict() for k, v in presets.items()},
+               "levers": {k: v.as_dict() for k, v in levers.items()},
+               "targets": {k: v.as_dict() for k, v in targets.items()}}
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run = Run(run_id, created, __version__, config.to_dict(), inputs, summary)
+    store.save(run, arrays)
+    return store.get(run_id)
+
+
+def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE, scenario: str = BASELINE,
+                  levels=DEFAULT_LEVELS, history: bool = False, paths: np.ndarray | None = None) -> list[dict]:
+    """Long-format rows for one metric/model/scenario of a run: history (optional) then forecast."""
+    info = run.metric_info(metric)
+    if model not in info["models"]:
+        raise NotFound(f"unknown model {model!r}; choose one of {', '.join(info['models'])}", "model")
+    if scenario not in run.scenarios and paths is None:
+        raise NotFound(f"unknown scenario {scenario!r}; choose one of {', '.join(run.scenarios)}", "scenario")
+    z = paths if paths is not None else store.paths(run.run_id, metric, model, scenario)
+    natural = run.transform(metric).inverse(z)
+    rows = []
+    if history:
+        rows += history_rows(info["series_id"], info["history"], levels, scenario, "history")
+    rows += band_rows(info["series_id"], scenario, model, info["periods"], natural, levels)
+    for r in rows:
+        r["run_id"] = run.run_id
+        r["unit"] = info["unit"]
+    return rows
+
+
+
+def scenario_paths(store: RunStore, run: Run, metric: str, model: str, scenario: Scenario) -> np.ndarray:
+    """Model-space paths of any scenario (a custom one too) from the run's cached baseline paths:
+    the overlay only, no refit. A custom scenario equal to a preset gives the preset's numbers."""
+    z = store.paths(run.run_id, metric, model, BASELINE)
+    years = [p.year for p in run.periods(metric)]
+    return apply(z, metric, years, run.transform(metric), scenario, run.levers(), int(run.config["seed"]))
+
+
+def target_rows(store: RunStore, run: Run, scenarios: list[str], model: str = ENSEMBLE,
+                custom: Scenario | None = None) -> list[dict]:
+    """P(target met) for every target of the run under each scenario, read off the paths."""
+    from .targets import probability_met, target_values
+    rows = []
+    for target in run.targets().values():
+        info = run.metric_info(target.metric)
+        years = [p.year for p in run.periods(target.metric)]
+        last = info["history"][-1]["value"] if info["history"] else None
+        for name in scenarios:
+            if custom is not None and name == custom.name:
+                z = scenario_paths(store, run, target.metric, model, custom)
+            else:
+                run.scenario(name)
+                z = store.paths(run.run_id, target.metric, model, name) if model in info["models"] else None
+                if z is None:
+                    raise NotFound(f"unknown model {model!r}; choose one of {', '.join(info['models'])}", "model")
+            natural = run.transform(target.metric).inverse(z)
+            rows.append({"target": target.id, "metric": target.metric, "year": target.year,
+                         "condition": f"{target.kind} {target.op} {target.value:g}", "scenario": name, "model": model,
+                         "probability": probability_met(target, natural, years, last),
+                         "median": float(np.median(target_values(target, natural, years, last))),
+                         "title_en": target.title_en, "run_id": run.run_id})
+    return rows

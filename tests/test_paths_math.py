@@ -1,0 +1,115 @@
+"""Bands, ensemble mixing, transforms and the provincial relation: the arithmetic on paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast import ensemble, provincial
+from forecast.bands import band_rows, parse_levels, probability, summarize
+from forecast.errors import InvalidInput
+from forecast.grid import regularize
+from forecast.periods import Period, parse_period
+from forecast.series import Observation
+from forecast.transforms import Transform
+
+
+def test_summarize_orders_band_edges_and_matches_numpy():
+    rng = np.random.default_rng(1)
+    paths = rng.normal(size=(4000, 5)).cumsum(axis=1)
+    s = summarize(paths, (80, 95))
+    assert np.all(s["lo-95"] <= s["lo-80"]) and np.all(s["lo-80"] <= s["median"])
+    assert np.all(s["median"] <= s["hi-80"]) and np.all(s["hi-80"] <= s["hi-95"])
+    np.testing.assert_allclose(s["lo-80"], np.percentile(paths, 10, axis=0))
+    np.testing.assert_allclose(s["hi-95"], np.percentile(paths, 97.5, axis=0))
+    # a unit-variance random walk: the 95% band at step k is about +-1.96 sqrt(k)
+    np.testing.assert_allclose(s["hi-95"], 1.96 * np.sqrt(np.arange(1, 6)), rtol=0.08)
+
+
+def test_parse_levels_validates_and_sorts():
+    assert parse_levels("95,80") == (80, 95)
+    assert parse_levels([90]) == (90,)
+    assert parse_levels(None) == (80, 95)
+    assert parse_levels("67.5") == (67.5,)
+    with pytest.raises(InvalidInput, match="level 120 is outside"):
+        parse_levels("80,120")
+    with pytest.raises(InvalidInput, match="'abc' is not a number"):
+        parse_levels("abc")
+
+
+def test_band_rows_are_long_format_per_period():
+    paths = np.tile(np.array([1.0, 2.0]), (10, 1))
+    rows = band_rows("s", "baseline", "arima", [parse_period("2026"), parse_period("2027")], paths, (80,))
+    assert [r["period"] for r in rows] == ["2026", "2027"]
+    assert rows[1] == {"series_id": "s", "scenario": "baseline", "model": "arima", "period": "2027", "kind": "forecast",
+                       "mean": 2.0, "median": 2.0, "lo-80": 2.0, "hi-80": 2.0}
+
+
+def test_probability_is_a_direct_count():
+    paths = np.array([[1.0, 3.0], [2.0, 1.0], [3.0, 2.0], [4.0, 0.5]])
+    np.testing.assert_array_equal(probability(paths, "<", 2.5), [0.5, 0.75])
+    np.testing.assert_array_equal(probability(paths, ">=", 3.0), [0.5, 0.25])
+
+
+def test_ensemble_allocates_exactly_and_is_deterministic():
+    assert ensemble.allocate(2000, {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}) == {"a": 667, "b": 667, "c": 666}
+    members = {"a": np.zeros((1000, 3)), "b": np.ones((1000, 3))}
+    mixed = ensemble.mix(members, {"a": 0.25, "b": 0.75}, np.random.default_rng(0))
+    assert mixed.shape == (1000, 3) and mixed[:, 0].sum() == 750
+    again = ensemble.mix(members, {"a": 0.25, "b": 0.75}, np.random.default_rng(0))
+    np.testing.assert_array_equal(mixed, again)
+    assert ensemble.normalize_weights(["a", "b"], None) == {"a": 0.5, "b": 0.5}
+    assert ensemble.normalize_weights(["a", "b"], {"a": 3.0, "b": 1.0, "gone": 5.0}) == {"a": 0.75, "b": 0.25}
+
+
+def test_transforms_round_trip_and_keep_bounds():
+    logit = Transform("logit", 0, 100)
+    x = np.array([0.5, 2.7, 50.0, 99.5])
+    np.testing.assert_allclose(logit.inverse(logit.forward(x)), x)
+    extreme = logit.inverse(np.array([-1e6, 1e6]))
+    assert 0 < extreme[0] and extreme[1] < 100
+    log = Transform("log")
+    np.testing.assert_allclose(log.inverse(log.forward([786.4])), [786.4])
+    with pytest.raises(ValueError, match="strictly inside"):
+        logit.forward([100.0])
+    with pytest.raises(ValueError, match="positive"):
+        log.forward([0.0])
+
+
+def _obs(period: str, value: float) -> Observation:
+    return Observation("s", parse_period(period), value, "src", "official", "", 0)
+
+
+def test_regularize_fills_internal_gaps_in_model_space():
+    obs = [_obs("2020Q1", 100.0), _obs("2020Q3", 121.0), _obs("2020Q4", 133.1)]
+    grid = regularize(obs, Transform("log"))
+    assert [str(p) for p in grid.periods] == ["2020Q1", "2020Q2", "2020Q3", "2020Q4"]
+    assert grid.filled == 1 and grid.season_length == 4
+    assert np.exp(grid.z[1]) == pytest.approx(110.0)  # geometric midpoint: interpolated on the log scale
+
+
+def test_short_series_method_recovers_a_known_ratio():
+    """Provincial = 2% of national at every date: the relation is flat, and the provincial paths
+    are the national paths scaled by 0.02."""
+    national_obs = [_obs(f"{y}Q{q}", 30 * 1.03 ** (4 * (y - 2018) + q)) for y in range(2018, 2026) for q in range(1, 5)]
+    national = regularize(national_obs, Transform("log"))
+    prov = [(p.decimal_year, np.log(0.02 * v)) for p, v in
+            [(parse_period(str(y)), 30 * 1.03 ** (4 * (y - 2018) + 4)) for y in (2021, 2022, 2023)]]
+    rel = provincial.fit_relation([t for t, _ in prov], [z for _, z in prov], national, prior_sigma=0.05)
+    assert rel.last == pytest.approx(np.log(0.02), abs=1e-12)
+    assert rel.drift == pytest.approx(0.0, abs=1e-12)
+    paths = provincial.relation_paths(rel, [2025.0 + k for k in range(1, 6)], 20000, np.random.default_rng(3))
+    np.testing.assert_allclose(np.exp(np.median(paths, axis=0)), 0.02, rtol=0.01)
+    # the uncertainty grows like sqrt(time) plus the drift's standard error
+    spread = paths.std(axis=0)
+    assert np.all(np.diff(spread) > 0)
+
+
+def test_relation_drift_is_shrunk_and_prior_dominates_one_change():
+    national = regularize([_obs(f"{y}", 100.0) for y in range(2015, 2026)], Transform("log"))
+    times = [Period(2021, 12, "annual").decimal_year, Period(2022, 12, "annual").decimal_year]
+    rel = provincial.fit_relation(times, [np.log(10.0), np.log(10.0) - 0.1], national, prior_sigma=0.05)
+    assert rel.drift == pytest.approx(-0.1 / 3)  # one change: shrunk by 1 / (1 + 2)
+    assert rel.sigma == pytest.approx(0.05)  # no residual variance to pool with yet
+    outside = provincial.fit_relation([2030.0, times[0]], [0.0, np.log(10.0)], national, 0.05)
+    assert outside.dropped == 1 and len(outside.r) == 1
