@@ -24,7 +24,7 @@ serve: $(VENV)/.installed
 	$(BIN)/smfcast serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 run: $(VENV)/.installed
 	$(BIN)/smfcast run

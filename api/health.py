@@ -1,15 +1,20 @@
-"""`GET /v1/health`: is the service up, which version, how much data it loaded."""
+"""`GET /v1/health`: is the service up, which version, how much data it loaded, which run is current."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from forecast import __version__
+
+from .params import allow, registry, store
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
 def health():
-    reg = current_app.extensions["smfcast_registry"]
-    return jsonify(status="ok", version=__version__, series=len(reg.series), observations=len(reg.rows))
+    allow()
+    reg = registry()
+    latest = store().latest()
+    return jsonify(status="ok", version=__version__, series=len(reg.series), observations=len(reg.rows),
+                   run_id=latest.run_id if latest else None)

@@ -18,7 +18,7 @@ from . import ensemble, provincial
 from .errors import SmfcastError
 from .grid import RegularSeries, regularize
 from .models import make_model
-from .periods import Period
+from .periods import Period, future_periods
 from .seeds import rng_for
 from .series import Observation, Registry, SeriesMeta
 from .transforms import Transform
@@ -138,9 +138,15 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: d
         step = {"annual": 12, "quarterly": 3, "monthly": 1}[last.kind]
         h_nat = max(((config.until_year - last.year) * 12 + (12 - last.month)) // step, 1)
         nat_paths, described, failures = _fit_members(national.z, national.season_length, h_nat, config, f"{metric}:national")
-        rel = provincial.fit_relation(
-            [o.period.decimal_year for o in prov], transform.forward([o.value for o in prov]), national,
-            config.prior_sigma.get(meta.transform, PRIOR_SIGMA["none"]))
+        # Provincial points published after the last national figure (Qinghai's 2025 green shares,
+        # say) meet the national median forecast rather than being thrown away.
+        future = future_periods(last, config.until_year)[:h_nat]
+        pooled_median = np.median(np.concatenate(list(nat_paths.values()), axis=0), axis=0)
+        extended = RegularSeries(national.periods + future, np.concatenate([national.z, pooled_median[:len(future)]]), national.filled)
+        prov_times = [o.period.decimal_year for o in prov]
+        rel = provincial.fit_relation(prov_times, transform.forward([o.value for o in prov]), extended,
+                                      config.prior_sigma.get(meta.transform, PRIOR_SIGMA["none"]))
+        beyond = sum(1 for t in prov_times if t > last.decimal_year + 1e-9)
         rel_paths = provincial.relation_paths(rel, [t.decimal_year for t in targets], config.n_paths,
                                               rng_for(config.seed, metric, "relation"))
         paths = {name: _national_at(national, p, targets, config.n_paths) + rel_paths for name, p in nat_paths.items()}
@@ -148,7 +154,7 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: d
         method = {"method": "ratio_to_national" if meta.transform == "log" else "spread_to_national",
                   "series": head.series, "national": head.national, "national_points": len(nat_obs),
                   "national_gaps_filled": national.filled, "national_last": str(last),
-                  "relation": rel.describe(), "prior_sigma": config.prior_sigma.get(meta.transform),
+                  "relation": {**rel.describe(), "points_after_national_data": beyond}, "prior_sigma": config.prior_sigma.get(meta.transform),
                   "min_direct_points": config.min_direct_points,
                   "why": f"{len(prov)} usable provincial points < {config.min_direct_points} needed for a direct fit"
                   if meta.frequency == "annual" else f"provincial series is {meta.frequency}, not annual"}

@@ -1,0 +1,135 @@
+"""Forecast bands: presets by GET (cached, ETag), custom scenarios by POST (overlay only, no refit),
+and fan charts."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, request
+
+from forecast.bands import level_columns, parse_levels
+from forecast.charts import fan_chart
+from forecast.engine import ENSEMBLE
+from forecast.errors import InvalidInput
+from forecast.runs import BASELINE, forecast_rows, scenario_paths
+from forecast.scenarios import parse_custom
+from forecast.series import HEADLINE_METRICS
+
+from .formats import flag, respond_table, safe_filename
+from .params import allow, many, run, store
+
+bp = Blueprint("forecasts", __name__)
+FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
+CACHE_CONTROL = "public, max-age=60"
+
+
+def _metrics() -> list[str]:
+    metrics = many("metric") or list(HEADLINE_METRICS)
+    for m in metrics:
+        if m not in HEADLINE_METRICS:
+            from forecast.errors import NotFound
+            raise NotFound(f"unknown metric {m!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
+    return metrics
+
+
+def _columns(levels) -> list[str]:
+    return ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
+
+
+def _etag() -> str:
+    key = request.full_path + "|" + request.headers.get("Accept", "")
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+@bp.get("/forecasts")
+def get_forecasts():
+    allow(*FORECAST_PARAMS)
+    r = run()
+    levels = parse_levels(many("level") or None)
+    scenarios = many("scenario") or [BASELINE]
+    if scenarios == ["all"]:
+        scenarios = r.scenarios
+    model = request.args.get("model", ENSEMBLE)
+    history = flag("history")
+    etag = f"{r.run_id}-{_etag()}"
+    if request.if_none_match.contains(etag):
+        resp = Response(status=304)
+        resp.set_etag(etag)
+        resp.headers["Cache-Control"] = CACHE_CONTROL
+        return resp
+    metrics = _metrics()
+    rows = []
+    for metric in metrics:
+        for i, scenario in enumerate(scenarios):
+            part = forecast_rows(store(), r, metric, model, scenario, levels, history=history and i == 0)
+            for row in part:
+                row["metric"] = metric
+            rows += part
+    name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
+    resp = respond_table(rows, _columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
+                                                          "model": model, "levels": list(levels)},
+                         wide_stats=["mean", "median"] + level_columns(levels))
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = CACHE_CONTROL
+    return resp
+
+
+@bp.post("/forecasts")
+def post_forecast():
+    allow("run", "level")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidInput("the body must be a JSON object: {\"metric\": ..., \"base\": ..., \"levers\": {...}}", "body")
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object, not " + type(body).__name__, "body")
+    r = run()
+    doc = dict(body)
+    metric = doc.pop("metric", None)
+    model = doc.pop("model", ENSEMBLE)
+    levels = parse_levels(doc.pop("level", None) or many("level") or None)
+    history = doc.pop("history", False)
+    if not isinstance(history, bool):
+        raise InvalidInput("history must be true or false", "history")
+    if not isinstance(model, str):
+        raise InvalidInput("model must be a string", "model")
+    metrics = [metric] if metric is not None else list(HEADLINE_METRICS)
+    for m in metrics:
+        if not isinstance(m, str) or m not in HEADLINE_METRICS:
+            from forecast.errors import NotFound
+            raise NotFound(f"unknown metric {m!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
+    custom = parse_custom(doc, r.presets(), r.levers())
+    rows = []
+    for m in metrics:
+        z = scenario_paths(store(), r, m, model, custom) if model in r.models(m) else None
+        part = forecast_rows(store(), r, m, model, custom.name, levels, history=history, paths=z)
+        for row in part:
+            row["metric"] = m
+        rows += part
+    return respond_table(rows, _columns(levels), safe_filename("smfcast", custom.name, r.run_id),
+                         {"run_id": r.run_id, "scenario": custom.as_dict(), "model": model, "levels": list(levels)},
+                         wide_stats=["mean", "median"] + level_columns(levels))
+
+
+def _chart(fmt: str):
+    allow("metric", "scenario", "model", "run")
+    r = run()
+    metric = request.args.get("metric", "market_size")
+    scenarios = many("scenario") or list(r.scenarios)
+    model = request.args.get("model", ENSEMBLE)
+    info = r.metric_info(metric)
+    bands = {s: forecast_rows(store(), r, metric, model, s, (80, 95)) for s in scenarios}
+    body = fan_chart(f"{info['title_en']} ({model})", info["unit"], info["history"], bands, fmt)
+    resp = Response(body, mimetype="image/png" if fmt == "png" else "image/svg+xml")
+    resp.headers["Cache-Control"] = CACHE_CONTROL
+    resp.headers["X-Smfcast-Run"] = r.run_id
+    return resp
+
+
+@bp.get("/forecasts/chart.png")
+def chart_png():
+    return _chart("png")
+
+
+@bp.get("/forecasts/chart.svg")
+def chart_svg():
+    return _chart("svg")

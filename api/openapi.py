@@ -1,0 +1,150 @@
+"""The OpenAPI 3 document and a human docs page, kept beside the routes they describe.
+
+A test checks both ways: every Flask route is documented, and every documented path exists.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template_string
+
+from forecast import __version__
+from forecast.series import HEADLINE_METRICS
+
+from .params import allow
+
+bp = Blueprint("openapi", __name__)
+
+_FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
+           "description": "Response format; the Accept header works too (text/csv, the XLSX MIME type)."}
+_LAYOUT = {"name": "layout", "in": "query", "schema": {"type": "string", "enum": ["long", "wide"]},
+           "description": "CSV layout: long (a row per period and scenario) or wide (a column per scenario x statistic)."}
+_BOM = {"name": "bom", "in": "query", "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+        "description": "Prefix CSV with a UTF-8 byte-order mark so Excel reads Chinese text correctly."}
+_RUN = {"name": "run", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "description": "Pin a run id (default: the newest run)."}
+_METRIC = {"name": "metric", "in": "query", "schema": {"type": "string", "enum": list(HEADLINE_METRICS)}}
+_SCENARIO = {"name": "scenario", "in": "query", "schema": {"type": "string"},
+             "description": "Scenario name(s), comma-separated or repeated; `all` for every preset."}
+_MODEL = {"name": "model", "in": "query", "schema": {"type": "string", "enum": ["ensemble", "arima", "prophet", "ets", "theta"]}}
+_LEVEL = {"name": "level", "in": "query", "schema": {"type": "string", "pattern": r"^\d{2}(\.\d+)?(,\d{2}(\.\d+)?)*$"},
+          "description": "Central band levels in percent, each in [50, 99], e.g. 80,95."}
+_HISTORY = {"name": "history", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}
+_TABLE = [_FORMAT, _LAYOUT, _BOM]
+
+_PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_TABLE_OK = {"description": "A table: JSON {columns, rows, run_id, ...}, CSV or XLSX",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Table"}},
+                         "text/csv": {"schema": {"type": "string"}},
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _get(summary: str, params: list, ok: dict | None = None, errors=(400, 404, 422)) -> dict:
+    responses = {"200": ok or _TABLE_OK}
+    for code in errors:
+        responses[str(code)] = _PROBLEM
+    return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+
+def spec() -> dict:
+    levers_body = {"type": "object", "additionalProperties": {"oneOf": [
+        {"type": "number"}, {"type": "object", "additionalProperties": {"type": "number"}}]}}
+    custom = {"type": "object", "additionalProperties": False, "properties": {
+        "metric": {"type": "string", "enum": list(HEADLINE_METRICS)}, "model": {"type": "string"},
+        "base": {"type": "string", "default": "baseline"}, "name": {"type": "string"}, "title": {"type": "string"},
+        "rationale": {"type": "string"}, "history": {"type": "boolean"},
+        "level": {"type": "array", "items": {"type": "number", "minimum": 50, "maximum": 99}}, "levers": levers_body},
+        "example": {"metric": "npl_ratio", "base": "baseline", "levers": {"risk_model_adoption": {"2026": 80}}}}
+    job = {"description": "Accepted: poll the job URL", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}
+    image = lambda mime: {"description": "Fan chart", "content": {mime: {"schema": {"type": "string", "format": "binary"}}}}  # noqa: E731
+    paths = {
+        "/v1/health": _get("Service status, version, series loaded, current run", [],
+                           {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}, errors=(400,)),
+        "/v1/series": _get("Every series with its unit, frequency and span", _TABLE),
+        "/v1/series/{series_id}": _get("One series' observations with their sources and quality grades",
+                                       [{"name": "series_id", "in": "path", "required": True, "schema": {"type": "string"}}] + _TABLE),
+        "/v1/levers": _get("Policy levers and their elasticities (low / mode / high)", [_RUN] + _TABLE),
+        "/v1/scenarios": _get("Preset scenarios", [_RUN] + _TABLE),
+        "/v1/scenarios/{name}": _get("One scenario's lever paths 2026–2030",
+                                     [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}, _RUN] + _TABLE),
+        "/v1/forecasts": {
+            **_get("Bands 2026–2030 for preset scenarios, read from cached paths",
+                   [_METRIC, _SCENARIO, _MODEL, _LEVEL, _RUN, _HISTORY] + _TABLE),
+            "post": {"summary": "A custom scenario (base + lever overrides) from cached paths, no refit",
+                     "parameters": [_RUN, _LEVEL] + _TABLE,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": custom}}},
+                     "responses": {"200": _TABLE_OK, "400": _PROBLEM, "404": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}},
+        },
+        "/v1/forecasts/chart.png": _get("Fan chart (PNG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/png")),
+        "/v1/forecasts/chart.svg": _get("Fan chart (SVG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/svg+xml")),
+        "/v1/targets": _get("Probability that each policy target is met, per scenario", [_SCENARIO, _MODEL, _RUN] + _TABLE),
+        "/v1/runs": {
+            **_get("Stored runs, newest first", _TABLE),
+            "post": {"summary": "Refit every model on the current data (background job)", "security": [{"bearer": []}],
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                         "type": "object", "additionalProperties": False,
+                         "properties": {"seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                                        "n_paths": {"type": "integer", "minimum": 100, "maximum": 20000},
+                                        "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}}}}}}},
+                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "422": _PROBLEM}},
+        },
+        "/v1/runs/{run_id}": _get("One run: configuration, inputs, methods, failures, grades",
+                                  [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                  {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}),
+        "/v1/jobs/{job_id}": _get("A background job's state and result",
+                                  [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                  {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}),
+        "/v1/openapi.json": _get("This document", [], {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}, errors=(400,)),
+        "/v1/docs": _get("Human-readable API documentation", [], {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}, errors=(400,)),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "smfcast API", "version": __version__,
+                 "description": "Forecasts 2026–2030 of Qinghai small and micro-enterprise finance (market size, green-loan share, "
+                                "NPL ratio) with 80/95% bands, policy scenarios and target probabilities."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {"type": "object", "required": ["title", "status"], "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string", "nullable": True}, "message": {"type": "string"}}}}}},
+                "Table": {"type": "object", "required": ["columns", "rows"], "properties": {
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "rows": {"type": "array", "items": {"type": "object"}},
+                    "run_id": {"type": "string", "nullable": True}}},
+                "Job": {"type": "object", "required": ["job_id", "status"], "properties": {
+                    "job_id": {"type": "string"}, "kind": {"type": "string"}, "status": {"type": "string"},
+                    "url": {"type": "string"}}},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    allow()
+    return jsonify(spec())
+
+
+_DOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>smfcast API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .25rem}h2{margin-top:2rem}li{margin:.3rem 0}</style></head><body>
+<h1>smfcast API {{ version }}</h1><p>{{ info }}</p>
+<p>Machine-readable: <a href="/v1/openapi.json">/v1/openapi.json</a>. Every table answers
+<code>format=json|csv|xlsx</code>; CSV takes <code>layout=long|wide</code> and <code>bom=1</code>.
+Errors are <code>application/problem+json</code> naming the offending field.</p>
+{% for path, ops in paths %}<h2><code>{{ path }}</code></h2><ul>
+{% for method, op in ops %}<li><b>{{ method|upper }}</b> — {{ op.summary }}
+{% if op.parameters %}<br>parameters: {% for p in op.parameters %}<code>{{ p.name }}</code> {% endfor %}{% endif %}</li>{% endfor %}
+</ul>{% endfor %}</body></html>"""
+
+
+@bp.get("/docs")
+def docs():
+    allow()
+    s = spec()
+    paths = [(p, list(ops.items())) for p, ops in s["paths"].items()]
+    return render_template_string(_DOCS, version=__version__, info=s["info"]["description"], paths=paths)

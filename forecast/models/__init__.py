@@ -1,0 +1,21 @@
+"""Forecasting models on sample paths: `make_model(name, season_length)` and the registry."""
+
+from __future__ import annotations
+
+from .arima import ARIMA
+from .base import Model, NotFittedError
+from .prophet import Prophet
+from .statsforecast_models import ETS, Theta
+
+MODELS: dict[str, type[Model]] = {"arima": ARIMA, "prophet": Prophet, "ets": ETS, "theta": Theta}
+
+
+def make_model(name: str, season_length: int = 1) -> Model:
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+    return cls(season_length=season_length)
+
+
+__all__ = ["ARIMA", "ETS", "MODELS", "Model", "NotFittedError", "Prophet", "Theta", "make_model"]

@@ -1,0 +1,216 @@
+"""The HTTP API through Flask's test client: every endpoint, every format, every error shape."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+
+import numpy as np
+import pytest
+from openpyxl import load_workbook
+
+PROBLEM = "application/problem+json"
+
+
+def _csv(resp) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def _problem(resp, status: int, field: str | None = None) -> dict:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == PROBLEM
+    body = resp.get_json(force=True)
+    assert body["status"] == status and body["title"] and body["detail"]
+    if field is not None:
+        assert body["errors"][0]["field"] == field, body
+    return body
+
+
+def test_health_names_version_series_and_run(client, small_run):
+    body = client.get("/v1/health").get_json()
+    assert body["status"] == "ok" and body["series"] >= 30 and body["run_id"] == small_run.run_id
+
+
+def test_series_index_and_detail_with_sources(client):
+    rows = client.get("/v1/series").get_json()["rows"]
+    heads = {r["headline"]: r["id"] for r in rows if r["headline"]}
+    assert heads["market_size"] == "qh_smallmicro_loans" and heads["npl_ratio (national)"] == "cn_bank_npl_ratio"
+    detail = client.get("/v1/series/qh_smallmicro_loans").get_json()
+    assert detail["series"]["unit"] == "100m_cny"
+    by_period = {r["period"]: r for r in detail["rows"]}
+    assert by_period["2022"]["value"] == 786.4 and by_period["2022"]["quality"] == "report" and by_period["2022"]["quote"]
+    _problem(client.get("/v1/series/nope"), 404, "series")
+
+
+def test_levers_and_scenarios(client):
+    levers = client.get("/v1/levers").get_json()["rows"]
+    assert {r["id"] for r in levers} >= {"risk_compensation_fund", "snow_disaster"}
+    names = [r["name"] for r in client.get("/v1/scenarios").get_json()["rows"]]
+    assert names[0] == "baseline" and set(names) >= {"policy_targets", "adverse", "policy_targets_adverse"}
+    adverse = client.get("/v1/scenarios/adverse").get_json()
+    snow = {r["year"]: r["value"] for r in adverse["rows"] if r["lever"] == "snow_disaster"}
+    assert snow[2027] == 1.0 and snow[2026] == 0.0
+    _problem(client.get("/v1/scenarios/rosy"), 404, "name")
+
+
+def test_forecast_json_bands_are_ordered_and_bounded(client, small_run):
+    for metric in ("market_size", "green_loan_share", "npl_ratio"):
+        body = client.get(f"/v1/forecasts?metric={metric}&scenario=adverse").get_json()
+        assert body["run_id"] == small_run.run_id
+        rows = [r for r in body["rows"] if r["kind"] == "forecast"]
+        assert [r["period"] for r in rows][-5:] == ["2026", "2027", "2028", "2029", "2030"]
+        for r in rows:
+            assert r["lo-95"] <= r["lo-80"] <= r["median"] <= r["hi-80"] <= r["hi-95"]
+            assert r["lo-95"] > 0 and (metric == "market_size" or r["hi-95"] < 100)
+
+
+def test_forecast_levels_and_history(client):
+    body = client.get("/v1/forecasts?metric=npl_ratio&level=50&level=90&history=true").get_json()
+    assert "lo-50" in body["columns"] and "hi-90" in body["columns"] and "lo-80" not in body["columns"]
+    kinds = [r["kind"] for r in body["rows"]]
+    assert kinds[0] == "history" and kinds[-1] == "forecast"
+
+
+def test_forecast_csv_long_wide_and_bom(client):
+    resp = client.get("/v1/forecasts?metric=npl_ratio&scenario=adverse&format=csv")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "npl_ratio" in resp.headers["Content-Disposition"] and "adverse" in resp.headers["Content-Disposition"]
+    rows = _csv(resp)
+    assert {r["period"] for r in rows} >= {"2026", "2030"} and float(rows[-1]["hi-95"]) > float(rows[-1]["lo-95"])
+    wide = client.get("/v1/forecasts?metric=npl_ratio&scenario=baseline,adverse&format=csv&layout=wide&bom=1")
+    text = wide.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert header[0] == "period" and "adverse-lo-95" in header and "baseline-median" in header
+    assert len(_csv(wide)) == len(rows)
+
+
+def test_forecast_accept_header_and_xlsx_numbers_match_json(client):
+    as_csv = client.get("/v1/forecasts?metric=market_size", headers={"Accept": "text/csv"})
+    assert as_csv.mimetype == "text/csv"
+    x = client.get("/v1/forecasts?metric=market_size&format=xlsx")
+    assert x.mimetype.endswith("spreadsheetml.sheet")
+    ws = load_workbook(io.BytesIO(x.data)).active
+    header = [c.value for c in ws[1]]
+    js = client.get("/v1/forecasts?metric=market_size").get_json()
+    for row, expected in zip(ws.iter_rows(min_row=2, values_only=True), js["rows"]):
+        got = dict(zip(header, row))
+        assert isinstance(got["median"], float)
+        assert got["median"] == pytest.approx(expected["median"], rel=1e-14, abs=0)  # XLSX keeps 15 significant digits
+
+
+def test_etag_and_not_modified(client):
+    first = client.get("/v1/forecasts?metric=npl_ratio")
+    etag = first.headers["ETag"]
+    assert "max-age" in first.headers["Cache-Control"]
+    again = client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    other = client.get("/v1/forecasts?metric=npl_ratio&scenario=adverse", headers={"If-None-Match": etag})
+    assert other.status_code == 200
+
+
+def test_forecast_errors_name_the_field(client):
+    _problem(client.get("/v1/forecasts?metric=size"), 404, "metric")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&scenario=rosy"), 404, "scenario")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&model=lstm"), 404, "model")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&run=0123456789abcdef"), 404, "run")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&level=120"), 422, "level")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&level=abc"), 422, "level")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&colour=red"), 422, "colour")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&format=pdf"), 422, "format")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&layout=tall"), 422, "layout")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&history=maybe"), 422, "history")
+    _problem(client.get("/v1/nowhere"), 404)
+    _problem(client.delete("/v1/forecasts"), 405)
+
+
+def test_custom_scenario_post_equals_preset_and_moves_with_levers(client):
+    preset = client.get("/v1/forecasts?metric=npl_ratio&scenario=policy_targets").get_json()["rows"]
+    levers = {}
+    rows = client.get("/v1/scenarios/policy_targets").get_json()["rows"]
+    for r in rows:
+        levers.setdefault(r["lever"], {})[str(r["year"])] = r["value"]
+    custom = client.post("/v1/forecasts", json={"metric": "npl_ratio", "base": "baseline", "levers": levers})
+    assert custom.status_code == 200, custom.get_data(as_text=True)
+    got = custom.get_json()["rows"]
+    assert [r["median"] for r in got] == [r["median"] for r in preset]  # bit-identical to the preset
+    more = client.post("/v1/forecasts", json={"metric": "npl_ratio", "base": "policy_targets",
+                                              "levers": {"snow_disaster": {"2027": 1.0, "2028": 0.0}}}).get_json()["rows"]
+    by = {r["period"]: r for r in more}
+    pre = {r["period"]: r for r in preset}
+    assert by["2027"]["median"] > pre["2027"]["median"] and by["2026"]["median"] == pre["2026"]["median"]
+
+
+def test_custom_scenario_errors(client):
+    _problem(client.post("/v1/forecasts", data="{not json", content_type="application/json"), 422, "body")
+    _problem(client.post("/v1/forecasts", json=[1, 2]), 422, "body")
+    body = _problem(client.post("/v1/forecasts", json={"levers": {"snow_disaster": {"2027": 3}}}), 422, "levers.snow_disaster.2027")
+    assert "outside its plausible range [0, 1]" in body["detail"]
+    _problem(client.post("/v1/forecasts", json={"levers": {"moonshot": 1}}), 404, "levers.moonshot")
+    _problem(client.post("/v1/forecasts", json={"base": "rosy"}), 404, "base")
+    _problem(client.post("/v1/forecasts", json={"metric": "gdp"}), 404, "metric")
+    _problem(client.post("/v1/forecasts", json={"levers": {"snow_disaster": "lots"}}), 422, "levers.snow_disaster")
+    _problem(client.post("/v1/forecasts", json={"colour": "red"}), 422, "colour")
+    _problem(client.post("/v1/forecasts", data="x" * 100_000, content_type="application/json"), 413)
+
+
+def test_targets_are_probabilities_matching_a_direct_count(client, small_store, small_run):
+    rows = client.get("/v1/targets").get_json()["rows"]
+    assert {r["scenario"] for r in rows} == set(small_run.scenarios)
+    for r in rows:
+        assert 0.0 <= r["probability"] <= 1.0
+    npl = next(r for r in rows if r["target"] == "npl_below_2_2_by_2026" and r["scenario"] == "baseline")
+    z = small_store.paths(small_run.run_id, "npl_ratio", "ensemble", "baseline")
+    natural = small_run.transform("npl_ratio").inverse(z)
+    j = [p.year for p in small_run.periods("npl_ratio")].index(2026)
+    assert npl["probability"] == float(np.mean(natural[:, j] < 2.2))
+    csv_rows = _csv(client.get("/v1/targets?format=csv&scenario=adverse"))
+    assert {r["scenario"] for r in csv_rows} == {"adverse"}
+
+
+def test_runs_list_detail_and_chart(client, small_run):
+    runs = client.get("/v1/runs").get_json()
+    assert runs["rows"][0]["run_id"] == small_run.run_id
+    detail = client.get(f"/v1/runs/{small_run.run_id}").get_json()
+    assert detail["details"]["market_size"]["method"]["method"] == "ratio_to_national"
+    png = client.get("/v1/forecasts/chart.png?metric=npl_ratio")
+    assert png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = client.get("/v1/forecasts/chart.svg?metric=market_size&scenario=adverse")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    _problem(client.get("/v1/runs/ffffffffffffffff"), 404, "run")
+
+
+def test_write_endpoints_need_the_token(small_store):
+    from api import create_app
+    from tests.conftest import DATA
+    app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path), "SMFCAST_API_TOKEN": "s3cret"})
+    c = app.test_client()
+    _problem(c.post("/v1/runs", json={}), 401, "Authorization")
+    _problem(c.post("/v1/runs", json={}, headers={"Authorization": "Bearer wrong"}), 403, "Authorization")
+    _problem(c.post("/v1/runs", json={"n_paths": 5}, headers={"Authorization": "Bearer s3cret"}), 422, "n_paths")
+    assert c.get("/v1/forecasts?metric=npl_ratio").status_code == 200  # reads stay open
+
+
+def test_post_runs_is_a_background_job_and_idempotent(client, small_run):
+    from tests.conftest import SMALL
+    resp = client.post("/v1/runs", json={"seed": SMALL.seed, "n_paths": SMALL.n_paths, "models": list(SMALL.models)})
+    assert resp.status_code == 202 and resp.headers["Location"].startswith("/v1/jobs/")
+    for _ in range(600):
+        job = client.get(resp.headers["Location"]).get_json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert job["status"] == "succeeded" and job["kind"] == "run"
+    assert job["result"]["run_id"] == small_run.run_id  # same inputs, same run: nothing refitted twice
+
+
+def test_openapi_document_is_valid_and_matches_the_routes(app, client):
+    from openapi_spec_validator import validate
+    doc = client.get("/v1/openapi.json").get_json()
+    validate(doc)
+    documented = set(doc["paths"])
+    routes = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", str(r.rule)) for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    assert documented == routes
+    assert "smfcast API" in client.get("/v1/docs").get_data(as_text=True)
