@@ -167,12 +167,12 @@ class RunStore:
             raise
 
     def list(self) -> list[Run]:
-        rows = self._connect().execute("SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY created DESC, run_id").fetchall()
+        rows = self._connect().execute("SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY rowid DESC").fetchall()
         return [_run_from_row(r) for r in rows]
 
     def latest(self) -> Run | None:
         row = self._connect().execute(
-            "SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY created DESC, run_id LIMIT 1").fetchone()
+            "SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()
         return _run_from_row(row) if row else None
 
     def get(self, run_id: str | None = None) -> Run:

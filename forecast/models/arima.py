@@ -4,8 +4,11 @@
   short for the test (< 8 points) d = 1, the random-walk default for balances and ratios.
 * order: every (p, q) with p, q <= 2 whose parameter count leaves at least 3 residual degrees of
   freedom; with d = 0 a constant, with d = 1 with and without drift; the smallest AICc wins.
-* paths: `simulate(anchor="end")` of the chosen state-space model, so the band carries the model's
-  innovation variance (not its parameter uncertainty: the backtests calibrate that).
+* paths: `simulate(anchor="end")` of the chosen state-space model under `PARAM_DRAWS` parameter
+  vectors drawn from the estimates' asymptotic normal distribution, so the band carries parameter
+  uncertainty (above all the drift's) as well as the innovations. With plug-in parameters alone,
+  80% bands covered 72-74% of AR(1) outcomes at n=40 in our simulations; with the draws, 73-77%
+  (95%: 88-90% -> 91-93%). The backtests calibrate what remains.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from .base import Model
 
 MIN_TEST_POINTS = 8
+PARAM_DRAWS = 20
 
 
 def choose_d(y: np.ndarray) -> int:
@@ -83,8 +87,38 @@ class ARIMA(Model):
         self.n_candidates_, self.n_convergence_warnings_ = tried, warned
 
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
-        sim = self.result_.simulate(nsimulations=h, repetitions=n_paths, anchor="end", rng=rng)
-        return np.asarray(sim).reshape(h, n_paths).T
+        res = self.result_
+        theta = np.asarray(res.params, dtype=float)
+        try:
+            cov = np.asarray(res.cov_params(), dtype=float)
+            usable = np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh((cov + cov.T) / 2) > -1e-12)
+        except (ValueError, np.linalg.LinAlgError):
+            usable = False
+        draws = min(PARAM_DRAWS, n_paths)
+        sizes = np.full(draws, n_paths // draws)
+        sizes[: n_paths - sizes.sum()] += 1
+        parts = []
+        for size in sizes:
+            params = None  # the point estimates
+            if usable:
+                candidate = rng.multivariate_normal(theta, cov, method="eigh")
+                if candidate[-1] > 0:  # sigma2 must stay positive
+                    params = candidate
+            parts.append(self._simulate(params, h, int(size), rng))
+        return np.vstack(parts)
+
+    def _simulate(self, params: np.ndarray | None, h: int, size: int, rng) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                res = self.result_ if params is None else self.result_.model.smooth(params)
+                sim = np.asarray(res.simulate(nsimulations=h, repetitions=size, anchor="end", rng=rng)).reshape(h, size).T
+                if np.all(np.isfinite(sim)):
+                    return sim
+            except (ValueError, np.linalg.LinAlgError):
+                pass
+            # A drawn vector the filter cannot use (explosive, singular): fall back to the estimates.
+            return np.asarray(self.result_.simulate(nsimulations=h, repetitions=size, anchor="end", rng=rng)).reshape(h, size).T
 
     def _describe(self) -> dict:
         return {"order": list(self.order_), "trend": {"c": "constant", "t": "drift", "n": "none"}[self.trend_],

@@ -1,0 +1,115 @@
+"""Immutable runs: same inputs, same id and numbers; changed data, new id; old runs stay readable.
+And the engine's methods, fallbacks and bounds on the shipped data."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from forecast.engine import EngineConfig, forecast_metric
+from forecast.errors import NotFound
+from forecast.runs import RunStore, create_run, forecast_rows, run_id_for, scenario_paths
+from forecast.scenarios import Scenario
+from forecast.series import load_registry
+from tests.conftest import DATA, SMALL
+
+FAST = EngineConfig(n_paths=200, models=("ets", "theta"))
+
+
+def test_same_inputs_same_id_and_identical_numbers(tmp_path, small_store, small_run):
+    other = RunStore(tmp_path / "other.sqlite")
+    again = create_run(DATA, SMALL, other)
+    assert again.run_id == small_run.run_id
+    for metric in small_run.metrics:
+        for model in small_run.models(metric):
+            np.testing.assert_array_equal(other.paths(again.run_id, metric, model, "adverse"),
+                                          small_store.paths(small_run.run_id, metric, model, "adverse"))
+
+
+def test_changed_observation_gives_a_new_run_and_old_runs_stay_readable(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    store = RunStore(tmp_path / "runs.sqlite")
+    first = create_run(data, FAST, store)
+    path = data / "observations.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("qh_smallmicro_loans,2022,786.4,", "qh_smallmicro_loans,2022,790.0,"), encoding="utf-8")
+    assert run_id_for(data, FAST)[0] != first.run_id
+    second = create_run(data, FAST, store)
+    assert second.run_id != first.run_id
+    assert store.get().run_id == second.run_id  # the newest is the default
+    old = forecast_rows(store, store.get(first.run_id), "market_size")
+    new = forecast_rows(store, store.get(second.run_id), "market_size")
+    assert old[-1]["median"] != new[-1]["median"]
+    assert {r.run_id for r in store.list()} == {first.run_id, second.run_id}
+
+
+def test_seed_changes_the_id(tmp_path):
+    assert run_id_for(DATA, FAST)[0] != run_id_for(DATA, EngineConfig(seed=1, n_paths=200, models=("ets", "theta")))[0]
+
+
+def test_every_model_gives_ordered_bounded_bands_2026_2030(small_store, small_run):
+    for metric in small_run.metrics:
+        assert small_run.metric_info(metric)["periods"][-5:] == ["2026", "2027", "2028", "2029", "2030"]
+        for model in small_run.models(metric):
+            for r in forecast_rows(small_store, small_run, metric, model, "baseline"):
+                assert r["lo-95"] <= r["lo-80"] <= r["median"] <= r["hi-80"] <= r["hi-95"], (metric, model, r)
+                assert r["lo-95"] > 0
+                if metric != "market_size":
+                    assert r["hi-95"] < 100
+
+
+def test_methods_and_grades_are_recorded(small_run):
+    market = small_run.metric_info("market_size")
+    assert market["method"]["method"] == "ratio_to_national"
+    assert market["method"]["national"] == "cn_inclusive_smallmicro_loans_cbirc"
+    assert market["grades"]["report"] == 1 and market["grades"]["derived"] >= 1
+    green = small_run.metric_info("green_loan_share")["method"]
+    assert green["method"] == "spread_to_national" and green["relation"]["points_after_national_data"] == 2
+    assert set(small_run.metric_info("npl_ratio")["method"]["ensemble_weights"]) == {"arima", "ets", "theta"}
+
+
+def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
+    from forecast import engine
+    from forecast.models import make_model as real
+
+    class Broken:
+        def fit(self, y):
+            raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(engine, "make_model", lambda name, season_length=1: Broken() if name == "ets" else real(name, season_length))
+    fc = forecast_metric(load_registry(DATA), "npl_ratio", FAST)
+    assert fc.failures == {"ets": "LinAlgError: singular matrix"}
+    assert set(fc.paths) == {"theta", "ensemble"}
+    np.testing.assert_array_equal(np.sort(fc.paths["ensemble"], axis=0), np.sort(fc.paths["theta"], axis=0))
+
+
+def test_custom_scenario_reuses_cached_paths(small_store, small_run):
+    preset = small_run.scenario("policy_targets")
+    custom = Scenario("mine", "mine", "", preset.paths)
+    np.testing.assert_array_equal(scenario_paths(small_store, small_run, "npl_ratio", "ensemble", custom),
+                                  small_store.paths(small_run.run_id, "npl_ratio", "ensemble", "policy_targets"))
+
+
+def test_policy_and_adverse_scenarios_move_the_right_way(small_store, small_run):
+    def median(metric, scenario, year):
+        rows = forecast_rows(small_store, small_run, metric, "ensemble", scenario)
+        return next(r["median"] for r in rows if r["period"] == str(year))
+    assert median("market_size", "policy_targets", 2028) > median("market_size", "baseline", 2028)
+    assert median("market_size", "adverse", 2027) < median("market_size", "baseline", 2027)
+    assert median("npl_ratio", "policy_targets", 2026) < median("npl_ratio", "baseline", 2026)
+    assert median("npl_ratio", "adverse", 2027) > median("npl_ratio", "baseline", 2027)
+    assert median("green_loan_share", "policy_targets", 2028) > median("green_loan_share", "baseline", 2028)
+    assert median("npl_ratio", "adverse", 2026) == median("npl_ratio", "baseline", 2026)  # the shock starts in 2027
+
+
+def test_unknown_run_model_and_scenario_are_not_found(small_store, small_run):
+    with pytest.raises(NotFound, match="unknown run"):
+        small_store.get("0000000000000000")
+    with pytest.raises(NotFound, match="unknown model 'lstm'"):
+        forecast_rows(small_store, small_run, "npl_ratio", "lstm")
+    with pytest.raises(NotFound, match="unknown scenario 'rosy'"):
+        forecast_rows(small_store, small_run, "npl_ratio", "ensemble", "rosy")
+    with pytest.raises(NotFound, match="no run in the store yet; run `smfcast run` first"):
+        RunStore(small_store.path.parent / "empty.sqlite").get()
