@@ -1,0 +1,97 @@
+"""Full-run wall time, per-model fit time per series, and band coverage of every member on
+simulated series.
+
+    .venv/bin/python benchmarks/bench_run.py                 # budget check: full run, 2,000 paths
+    .venv/bin/python benchmarks/bench_run.py --small         # CI-sized: fewer repeats and replications
+
+Budget (DESIGN.md): a full run (3 metrics x all models, 2,000 paths) under 30 s on 2 cores.
+Figures are medians over `--repeats` runs, each into a fresh store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from forecast.engine import MEMBERS, EngineConfig
+from forecast.ensemble import mix
+from forecast.grid import regularize
+from forecast.models import make_model
+from forecast.runs import RunStore, create_run
+from forecast.series import load_registry
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def bench_full_run(repeats: int, n_paths: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            create_run(DATA, EngineConfig(n_paths=n_paths), RunStore(Path(tmp) / "s.sqlite"))
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def bench_fits(repeats: int) -> dict[str, dict[str, float]]:
+    """Median seconds to fit and sample 2,000 paths, per model and national series."""
+    reg = load_registry(DATA)
+    out = {}
+    for metric, head in reg.headlines.items():
+        meta = reg.meta(head.national)
+        series = regularize([o for o in reg.observations(head.national) if o.quality != "doubtful"], meta.transformer)
+        for name in MEMBERS:
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                make_model(name, series.season_length).fit(series.z).sample(20, 2000, np.random.default_rng(0))
+                times.append(time.perf_counter() - started)
+            out.setdefault(head.national, {})[name] = statistics.median(times)
+    return out
+
+
+def bench_coverage(n_rep: int, n: int = 30, h: int = 5) -> dict[str, np.ndarray]:
+    """Coverage of the 80/95% bands of every member and their equal-weight mixture on a random
+    walk with drift (length n, horizons 1..h). Measured, not asserted: calibration is the backtests' job."""
+    rng = np.random.default_rng(2026)
+    hits = {name: np.zeros((2, h)) for name in MEMBERS + ("ensemble",)}
+    for _ in range(n_rep):
+        y = np.cumsum(0.3 + rng.normal(size=n + h))
+        paths = {name: make_model(name).fit(y[:n]).sample(h, 500, rng) for name in MEMBERS}
+        paths["ensemble"] = mix(paths, None, rng)
+        for name, p in paths.items():
+            for i, level in enumerate((80, 95)):
+                lo, hi = np.percentile(p, [50 - level / 2, 50 + level / 2], axis=0)
+                hits[name][i] += (y[n:] >= lo) & (y[n:] <= hi)
+    return {k: v / n_rep for k, v in hits.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="CI-sized run")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--replications", type=int, default=None)
+    args = ap.parse_args()
+    repeats = args.repeats or (1 if args.small else 3)
+    reps = args.replications or (20 if args.small else 200)
+
+    times = bench_full_run(repeats, 2000)
+    print(f"full run (3 metrics x {len(MEMBERS)} members + ensemble, 4 scenarios, 2,000 paths): "
+          f"median {statistics.median(times):.2f} s over {repeats} run(s) [budget 30 s]")
+    print("\nfit + 2,000 paths, median seconds per series:")
+    fits = bench_fits(repeats)
+    print(f"{'series':40s} " + " ".join(f"{m:>8s}" for m in MEMBERS))
+    for series, row in fits.items():
+        print(f"{series:40s} " + " ".join(f"{row[m]:8.3f}" for m in MEMBERS))
+    print(f"\ncoverage on a random walk with drift (n=30, {reps} replications), horizons 1..5:")
+    for name, cov in bench_coverage(reps).items():
+        print(f"  {name:9s} 80%: {' '.join(f'{c * 100:5.1f}' for c in cov[0])}   95%: {' '.join(f'{c * 100:5.1f}' for c in cov[1])}")
+
+
+if __name__ == "__main__":
+    main()
