@@ -44,3 +44,26 @@ def _x(period: str) -> float:
     from .periods import parse_period
     p = parse_period(period)
     return p.year + p.month / 12.0 - 1.0 if p.month != 12 else float(p.year)
+
+
+def backtest_chart(title: str, unit: str, periods: list[str], actual: list[float], origins: list[dict]) -> bytes:
+    """Actuals against the forecasts made from each origin: `origins` holds, per cutoff, the
+    period labels, median and 80% band of one model."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    xs = [_x(p) for p in periods]
+    ax.plot(xs, actual, "o-", color="black", ms=3, label="actual", zorder=5)
+    cmap = plt.get_cmap("viridis")
+    for i, o in enumerate(origins):
+        colour = cmap(i / max(len(origins) - 1, 1))
+        x = [_x(p) for p in o["periods"]]
+        ax.fill_between(x, o["lo"], o["hi"], color=colour, alpha=0.15, lw=0)
+        ax.plot(x, o["median"], "-", color=colour, lw=1.5, label=f"from {o['origin']}")
+    ax.set_title(title)
+    ax.set_ylabel(unit)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best", ncol=2)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -158,6 +158,78 @@ def _targets(args) -> int:
     return 0
 
 
+SUMMARY_COLUMNS = ["series_id", "model", "windows", "points", "mae", "rmse", "mape", "smape", "mase", "coverage-80",
+                   "coverage-95", "width-95", "winkler-95", "msis", "crps"]
+
+
+def _backtest(args) -> int:
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .backtest import BacktestSpec, backtest_headlines
+    from .charts import backtest_chart
+    from .engine import MEMBERS
+    from .executor import executor
+    from .periods import Period
+    models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
+    if any(m not in MEMBERS for m in models):
+        raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
+    for name in ("h", "n_windows", "step_size"):
+        if getattr(args, name) < 1:
+            raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1", name)
+    reg = load_registry(args.data)
+    spec = BacktestSpec(args.h, args.n_windows, args.step_size)
+    metrics = [args.metric] if args.metric else None
+    key = {"data": reg.fingerprint, "h": spec.h, "n_windows": spec.n_windows, "step_size": spec.step_size, "models": list(models),
+           "paths": args.paths, "seed": args.seed, "metrics": metrics, "version": __version__}
+    backtest_id = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    bar = tqdm(total=sum(2 for m in reg.headlines if not metrics or m in metrics), desc="backtest", unit="series",
+               disable=args.quiet, file=sys.stderr)
+    with executor(args.engine, args.address) as ex:
+        results = backtest_headlines(reg, spec, models, args.paths, args.seed, metrics, progress=lambda _s: bar.update(), executor=ex)
+    bar.close()
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [r for res in results for r in res.rows]
+    summary = [{"series_id": res.series_id, "metric": res.metric, **s} for res in results for s in res.summary]
+    row_cols = ["series_id", "model", "cutoff", "horizon", "y", "mean", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
+    (out_dir / "backtest_rows.csv").write_text(render(rows, row_cols, "csv") + "\n", encoding="utf-8")
+    (out_dir / "backtest_summary.csv").write_text(render(summary, ["metric"] + SUMMARY_COLUMNS, "csv") + "\n", encoding="utf-8")
+    for res in results:
+        if not res.rows:
+            continue
+        obs = [o for o in reg.observations(res.series_id) if o.quality != "doubtful"]
+        origins = []
+        for cutoff in sorted({r["cutoff"] for r in res.rows if r["model"] == "ensemble"}):
+            mine = [r for r in res.rows if r["model"] == "ensemble" and r["cutoff"] == cutoff]
+            first = obs[0].period
+            step = {"annual": 12, "quarterly": 3, "monthly": 1}[first.kind]
+            label = lambda i: str(Period(first.year + (first.month - 1 + step * i) // 12, (first.month - 1 + step * i) % 12 + 1, first.kind))  # noqa: E731
+            origins.append({"origin": label(cutoff - 1), "periods": [label(cutoff - 1 + r["horizon"]) for r in mine],
+                            "median": [r["median"] for r in mine], "lo": [r["lo-80"] for r in mine], "hi": [r["hi-80"] for r in mine]})
+        meta = reg.meta(res.series_id)
+        png = backtest_chart(f"{res.series_id}: ensemble forecasts from each origin (80% band)", meta.unit,
+                             [str(o.period) for o in obs], [o.value for o in obs], origins)
+        (out_dir / f"backtest_{res.series_id}.png").write_bytes(png)
+    store = _store(args)
+    result = {"summary": summary, "calibration": {r.series_id: r.calibration for r in results},
+              "weights": {r.series_id: r.weights for r in results}, "failures": {r.series_id: r.failures for r in results},
+              "notes": {r.series_id: r.note for r in results}, "rows": rows}
+    store.save_backtest(backtest_id, key, result)
+    print(f"backtest {backtest_id}: h={spec.h}, n_windows={spec.n_windows}, step_size={spec.step_size}; "
+          f"CSV and charts in {out_dir}/, stored in {store.path}")
+    for res in results:
+        print(f"  {res.series_id}: {res.note}" + (f"; calibration {res.calibration.get('ensemble', {}).get('status')}" if res.rows else ""))
+    if args.format == "table":
+        print(render(summary, SUMMARY_COLUMNS, "table"))
+    else:
+        print(render(summary, ["metric"] + SUMMARY_COLUMNS, args.format))
+    return 0
+
+
 def _runs(args) -> int:
     runs = _store(args).list()
     if not runs:
@@ -226,6 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--run", default=None)
     tg.add_argument("--format", choices=FORMATS, default="table")
     tg.set_defaults(func=_targets)
+
+    bt = sub.add_parser("backtest", help="rolling-origin backtests of the series behind each headline metric")
+    bt.add_argument("--metric", choices=HEADLINE_METRICS, default=None)
+    bt.add_argument("--models", default=None, help="comma-separated members (default: all)")
+    bt.add_argument("--h", type=int, default=4, help="steps ahead per window (default 4: a year of quarters)")
+    bt.add_argument("--n-windows", type=int, default=8)
+    bt.add_argument("--step-size", type=int, default=1)
+    bt.add_argument("--paths", type=int, default=500)
+    bt.add_argument("--seed", type=int, default=20260101)
+    bt.add_argument("--engine", default="local", help="local (process pool), serial, or dask")
+    bt.add_argument("--address", default=None, help="Dask scheduler, e.g. tcp://HOST:8786 (with --engine dask)")
+    bt.add_argument("-o", "--output", default="var/backtests", help="directory for CSV and PNG output")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    bt.add_argument("--format", choices=FORMATS, default="table")
+    bt.set_defaults(func=_backtest)
 
     runs = sub.add_parser("runs", help="list the stored runs, newest first")
     runs.add_argument("--format", choices=FORMATS, default="table")

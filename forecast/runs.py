@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, created TEXT NOT NULL, version TEXT NOT NULL,
     config TEXT NOT NULL, inputs TEXT NOT NULL, summary TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS backtests (
+    backtest_id TEXT PRIMARY KEY, created TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS paths (
     run_id TEXT NOT NULL REFERENCES runs(run_id), metric TEXT NOT NULL, model TEXT NOT NULL,
     scenario TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run_id, metric, model, scenario)
@@ -165,6 +168,22 @@ class RunStore:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def save_backtest(self, backtest_id: str, spec: dict, result: dict) -> None:
+        """Backtest results are immutable too: the first result stored under an id stays."""
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._connect().execute("INSERT OR IGNORE INTO backtests VALUES (?, ?, ?, ?)",
+                                (backtest_id, created, json.dumps(spec, sort_keys=True), json.dumps(result, ensure_ascii=False)))
+
+    def backtest(self, backtest_id: str | None = None) -> dict:
+        """A stored backtest (the newest when no id is given) with its spec and result."""
+        query = "SELECT backtest_id, created, spec, result FROM backtests "
+        row = self._connect().execute(query + ("WHERE backtest_id = ?" if backtest_id else "ORDER BY rowid DESC LIMIT 1"),
+                                      (backtest_id,) if backtest_id else ()).fetchone()
+        if row is None:
+            raise NotFound("no backtest in the store yet; run `smfcast backtest` first" if backtest_id is None
+                           else f"unknown backtest {backtest_id!r}", "backtest")
+        return {"backtest_id": row[0], "created": row[1], "spec": json.loads(row[2]), **json.loads(row[3])}
 
     def list(self) -> list[Run]:
         rows = self._connect().execute("SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY rowid DESC").fetchall()
