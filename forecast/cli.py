@@ -230,6 +230,38 @@ def _backtest(args) -> int:
     return 0
 
 
+def _validate(args) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .engine import MEMBERS
+    from .executor import executor
+    from .validate import load_csv, load_dataset, validate
+    models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
+    if any(m not in MEMBERS for m in models):
+        raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
+    if bool(args.dataset) == bool(args.csv):
+        raise InvalidInput("give either --dataset m3-yearly|m3-quarterly or --csv FILE --h H", "dataset")
+    if args.csv and args.h is None:
+        raise InvalidInput("--csv needs --h, the number of final points to hold out", "h")
+    series = load_dataset(args.dataset, args.limit) if args.dataset else load_csv(args.csv, args.h, args.limit)
+    started = time.perf_counter()
+    bar = tqdm(total=len(series), desc="validate", unit="series", disable=args.quiet, file=sys.stderr)
+    with executor(args.engine, args.address) as ex:
+        rows, info = validate(series, models, args.seed, ex, progress=bar.update)
+    bar.close()
+    took = time.perf_counter() - started
+    if args.format == "table":
+        print(f"{args.dataset or args.csv}: {len(series)} series, models {','.join(models)}, {took:.0f} s wall; "
+              f"seconds = fitting time summed over series (one core)")
+    print(render(rows, ["method", "series", "smape", "mase", "coverage-80", "coverage-95", "msis", "seconds"], args.format))
+    if args.format == "table":
+        factors = ", ".join("-" if f is None else f"{f:.2f}" for f in info["calibration_factors"])
+        print(f"calibration: 95% band stretch per horizon, learned on training parts only: {factors}")
+    return 0
+
+
 def _runs(args) -> int:
     runs = _store(args).list()
     if not runs:
@@ -313,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
     bt.add_argument("--format", choices=FORMATS, default="table")
     bt.set_defaults(func=_backtest)
+
+    va = sub.add_parser("validate", help="score the models on competition data (M3) or any long CSV")
+    va.add_argument("--dataset", choices=["m3-yearly", "m3-quarterly"], default=None)
+    va.add_argument("--csv", default=None, help="long file with series_id, period, value")
+    va.add_argument("--h", type=int, default=None, help="points held out per series (with --csv)")
+    va.add_argument("--limit", type=int, default=None, help="only the first N series")
+    va.add_argument("--models", default=None)
+    va.add_argument("--seed", type=int, default=20260101)
+    va.add_argument("--engine", default="local")
+    va.add_argument("--address", default=None)
+    va.add_argument("--quiet", action="store_true")
+    va.add_argument("--format", choices=FORMATS, default="table")
+    va.set_defaults(func=_validate)
 
     runs = sub.add_parser("runs", help="list the stored runs, newest first")
     runs.add_argument("--format", choices=FORMATS, default="table")

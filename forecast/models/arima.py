@@ -24,11 +24,14 @@ PARAM_DRAWS = 20
 
 
 def choose_d(y: np.ndarray) -> int:
+    """KPSS-guided differencing; at most one difference below 20 points, where a second one turns
+    a few noisy years into a quadratic trend (seen on M3 yearly: exploding paths)."""
     from statsmodels.tsa.stattools import kpss
     if len(y) < MIN_TEST_POINTS:
         return 1
+    max_d = 2 if len(y) >= 20 else 1
     x = y
-    for d in range(3):
+    for d in range(max_d + 1):
         if len(x) < MIN_TEST_POINTS or np.ptp(x) < 1e-12:
             return d
         with warnings.catch_warnings():
@@ -36,8 +39,10 @@ def choose_d(y: np.ndarray) -> int:
             p_value = kpss(x, regression="c", nlags="auto")[1]
         if p_value > 0.05:
             return d
+        if d == max_d:
+            return d
         x = np.diff(x)
-    return 2
+    return max_d
 
 
 def aicc(result) -> float:
@@ -71,7 +76,9 @@ class ARIMA(Model):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    res = SMARIMA(y, order=order, trend=trend).fit()
+                    # The search skips the parameter covariance (two thirds of the fit time);
+                    # only the chosen model is refitted with it, for the parameter draws.
+                    res = SMARIMA(y, order=order, trend=trend).fit(cov_type="none", low_memory=True)
                 except (ValueError, np.linalg.LinAlgError):
                     continue
             tried += 1
@@ -83,7 +90,10 @@ class ARIMA(Model):
             warned += any("converge" in str(w.message).lower() for w in caught)
         if best is None:
             raise RuntimeError(f"arima: no candidate order could be fitted among {len(candidates)}")
-        self.aicc_, self.order_, self.trend_, self.result_, self.converged_warning_ = best
+        self.aicc_, self.order_, self.trend_, _, self.converged_warning_ = best
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.result_ = SMARIMA(y, order=self.order_, trend=self.trend_).fit()
         self.n_candidates_, self.n_convergence_warnings_ = tried, warned
 
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
@@ -102,10 +112,21 @@ class ARIMA(Model):
             params = None  # the point estimates
             if usable:
                 candidate = rng.multivariate_normal(theta, cov, method="eigh")
-                if candidate[-1] > 0:  # sigma2 must stay positive
+                if candidate[-1] > 0 and self._stationary(candidate):  # sigma2 > 0, no explosive AR part
                     params = candidate
             parts.append(self._simulate(params, h, int(size), rng))
         return np.vstack(parts)
+
+    def _stationary(self, params: np.ndarray) -> bool:
+        """A drawn vector is usable only if its AR part is stationary and its MA part invertible:
+        near-unidentified MA terms (|theta| ~ 1) have huge standard errors and would explode."""
+        names = self.result_.model.param_names
+        ar = np.array([params[i] for i, n in enumerate(names) if n.startswith("ar.L")])
+        ma = np.array([params[i] for i, n in enumerate(names) if n.startswith("ma.L")])
+        for poly in (np.r_[1.0, -ar] if ar.size else None, np.r_[1.0, ma] if ma.size else None):
+            if poly is not None and np.any(np.abs(np.roots(poly[::-1])) <= 1.0 + 1e-6):
+                return False
+        return True
 
     def _simulate(self, params: np.ndarray | None, h: int, size: int, rng) -> np.ndarray:
         with warnings.catch_warnings():
