@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
     register_problem_handlers(app)
-    from . import forecasts, health, jobs, meta, openapi, runs, targets
-    for module in (health, meta, forecasts, targets, runs, jobs, openapi):
+    from . import backtests, forecasts, health, jobs, meta, openapi, runs, targets
+    for module in (health, meta, forecasts, targets, backtests, runs, jobs, openapi):
         app.register_blueprint(module.bp, url_prefix="/v1")
     return app

@@ -77,6 +77,22 @@ def spec() -> dict:
         "/v1/forecasts/chart.png": _get("Fan chart (PNG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/png")),
         "/v1/forecasts/chart.svg": _get("Fan chart (SVG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/svg+xml")),
         "/v1/targets": _get("Probability that each policy target is met, per scenario", [_SCENARIO, _MODEL, _RUN] + _TABLE),
+        "/v1/backtests": {
+            **_get("Stored rolling-origin backtest results (summary per series and model, or every row)",
+                   [_METRIC, {"name": "backtest", "in": "query", "schema": {"type": "string"}},
+                    {"name": "detail", "in": "query", "schema": {"type": "string", "enum": ["summary", "rows"]}}] + _TABLE),
+            "post": {"summary": "Rerun the backtests (background job)", "security": [{"bearer": []}],
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                         "type": "object", "additionalProperties": False, "properties": {
+                             "metric": {"type": "string", "enum": list(HEADLINE_METRICS)},
+                             "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}},
+                             "seed": {"type": "integer", "minimum": 0},
+                             "h": {"type": "integer", "minimum": 1, "maximum": 12},
+                             "n_windows": {"type": "integer", "minimum": 1, "maximum": 20},
+                             "step_size": {"type": "integer", "minimum": 1, "maximum": 4},
+                             "n_paths": {"type": "integer", "minimum": 100, "maximum": 2000}}}}}},
+                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}},
+        },
         "/v1/runs": {
             **_get("Stored runs, newest first", _TABLE),
             "post": {"summary": "Refit every model on the current data (background job)", "security": [{"bearer": []}],

@@ -226,3 +226,24 @@ def _backtest_one(task) -> SeriesBacktest:
     weights = weights_from_summary(summary, models)
     note = f"{len(cutoffs)} windows, training lengths {cutoffs[0]}–{cutoffs[-1]}, {series.filled} gaps interpolated"
     return SeriesBacktest(sid, metric, rows + cal_rows, summary + cal_summary, calibration, weights, failures, note)
+
+
+def run_and_store(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths: int, seed: int, store, metric_names=None,
+                  executor=None, progress=None) -> tuple[str, list[SeriesBacktest], dict]:
+    """Backtest the headline series and keep the result in the run store under an id that hashes
+    the data, the spec, the models, the seed and the package version (same inputs, same id)."""
+    import hashlib
+    import json
+
+    from . import __version__
+    key = {"data": reg.fingerprint, "h": spec.h, "n_windows": spec.n_windows, "step_size": spec.step_size,
+           "models": list(models), "paths": n_paths, "seed": seed, "metrics": list(metric_names) if metric_names else None,
+           "version": __version__}
+    backtest_id = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    results = backtest_headlines(reg, spec, models, n_paths, seed, metric_names, progress=progress, executor=executor)
+    summary = [{"series_id": r.series_id, "metric": r.metric, **s} for r in results for s in r.summary]
+    result = {"summary": summary, "calibration": {r.series_id: r.calibration for r in results},
+              "weights": {r.series_id: r.weights for r in results}, "failures": {r.series_id: r.failures for r in results},
+              "notes": {r.series_id: r.note for r in results}, "rows": [row for r in results for row in r.rows]}
+    store.save_backtest(backtest_id, key, result)
+    return backtest_id, results, result

@@ -163,13 +163,11 @@ SUMMARY_COLUMNS = ["series_id", "model", "windows", "points", "mae", "rmse", "ma
 
 
 def _backtest(args) -> int:
-    import hashlib
-    import json
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from .backtest import BacktestSpec, backtest_headlines
+    from .backtest import BacktestSpec, run_and_store
     from .charts import backtest_chart
     from .engine import MEMBERS
     from .executor import executor
@@ -183,18 +181,16 @@ def _backtest(args) -> int:
     reg = load_registry(args.data)
     spec = BacktestSpec(args.h, args.n_windows, args.step_size)
     metrics = [args.metric] if args.metric else None
-    key = {"data": reg.fingerprint, "h": spec.h, "n_windows": spec.n_windows, "step_size": spec.step_size, "models": list(models),
-           "paths": args.paths, "seed": args.seed, "metrics": metrics, "version": __version__}
-    backtest_id = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    store = _store(args)
     bar = tqdm(total=sum(2 for m in reg.headlines if not metrics or m in metrics), desc="backtest", unit="series",
                disable=args.quiet, file=sys.stderr)
     with executor(args.engine, args.address) as ex:
-        results = backtest_headlines(reg, spec, models, args.paths, args.seed, metrics, progress=lambda _s: bar.update(), executor=ex)
+        backtest_id, results, result = run_and_store(reg, spec, models, args.paths, args.seed, store, metrics, ex,
+                                                     progress=lambda _s: bar.update())
     bar.close()
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = [r for res in results for r in res.rows]
-    summary = [{"series_id": res.series_id, "metric": res.metric, **s} for res in results for s in res.summary]
+    rows, summary = result["rows"], result["summary"]
     row_cols = ["series_id", "model", "cutoff", "horizon", "y", "mean", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
     (out_dir / "backtest_rows.csv").write_text(render(rows, row_cols, "csv") + "\n", encoding="utf-8")
     (out_dir / "backtest_summary.csv").write_text(render(summary, ["metric"] + SUMMARY_COLUMNS, "csv") + "\n", encoding="utf-8")
@@ -214,11 +210,6 @@ def _backtest(args) -> int:
         png = backtest_chart(f"{res.series_id}: ensemble forecasts from each origin (80% band)", meta.unit,
                              [str(o.period) for o in obs], [o.value for o in obs], origins)
         (out_dir / f"backtest_{res.series_id}.png").write_bytes(png)
-    store = _store(args)
-    result = {"summary": summary, "calibration": {r.series_id: r.calibration for r in results},
-              "weights": {r.series_id: r.weights for r in results}, "failures": {r.series_id: r.failures for r in results},
-              "notes": {r.series_id: r.note for r in results}, "rows": rows}
-    store.save_backtest(backtest_id, key, result)
     print(f"backtest {backtest_id}: h={spec.h}, n_windows={spec.n_windows}, step_size={spec.step_size}; "
           f"CSV and charts in {out_dir}/, stored in {store.path}")
     for res in results:

@@ -214,3 +214,23 @@ def test_openapi_document_is_valid_and_matches_the_routes(app, client):
     routes = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", str(r.rule)) for r in app.url_map.iter_rules() if r.endpoint != "static"}
     assert documented == routes
     assert "smfcast API" in client.get("/v1/docs").get_data(as_text=True)
+
+
+def test_backtests_rerun_by_post_then_read_by_get(client):
+    _problem(client.get("/v1/backtests?metric=gdp"), 404, "metric")
+    _problem(client.post("/v1/backtests", json={"h": 99}), 422, "h")
+    _problem(client.post("/v1/backtests", json={"models": ["lstm"]}), 422, "models")
+    resp = client.post("/v1/backtests", json={"metric": "npl_ratio", "models": ["ets", "theta"], "h": 2, "n_windows": 5, "n_paths": 100})
+    assert resp.status_code == 202
+    for _ in range(600):
+        job = client.get(resp.headers["Location"]).get_json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert job["status"] == "succeeded", job
+    bt_id = job["result"]["backtest_id"]
+    body = client.get(f"/v1/backtests?backtest={bt_id}&metric=npl_ratio").get_json()
+    assert body["backtest_id"] == bt_id and {r["model"] for r in body["rows"]} >= {"ets", "ensemble", "ensemble-calibrated"}
+    assert all(0 <= r["coverage-95"] <= 1 for r in body["rows"])
+    rows = _csv(client.get(f"/v1/backtests?backtest={bt_id}&detail=rows&format=csv"))
+    assert {"cutoff", "horizon", "y", "median"} <= set(rows[0])
