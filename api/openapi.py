@@ -18,6 +18,8 @@ _FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum":
            "description": "Response format; the Accept header works too (text/csv, the XLSX MIME type)."}
 _LAYOUT = {"name": "layout", "in": "query", "schema": {"type": "string", "enum": ["long", "wide"]},
            "description": "CSV layout: long (a row per period and scenario) or wide (a column per scenario x statistic)."}
+_LONG_ONLY = {"name": "layout", "in": "query", "schema": {"type": "string", "enum": ["long"]},
+              "description": "Only the long layout is offered for this table."}
 _BOM = {"name": "bom", "in": "query", "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
         "description": "Prefix CSV with a UTF-8 byte-order mark so Excel reads Chinese text correctly."}
 _RUN = {"name": "run", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
@@ -26,10 +28,11 @@ _METRIC = {"name": "metric", "in": "query", "schema": {"type": "string", "enum":
 _SCENARIO = {"name": "scenario", "in": "query", "schema": {"type": "string"},
              "description": "Scenario name(s), comma-separated or repeated; `all` for every preset."}
 _MODEL = {"name": "model", "in": "query", "schema": {"type": "string", "enum": ["ensemble", "arima", "prophet", "ets", "theta"]}}
-_LEVEL = {"name": "level", "in": "query", "schema": {"type": "string", "pattern": r"^\d{2}(\.\d+)?(,\d{2}(\.\d+)?)*$"},
+_LEVEL = {"name": "level", "in": "query", "schema": {"type": "string", "pattern": r"^(5\d|[6-8]\d|9\d)(,(5\d|[6-8]\d|9\d))*$"},
           "description": "Central band levels in percent, each in [50, 99], e.g. 80,95."}
 _HISTORY = {"name": "history", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}
-_TABLE = [_FORMAT, _LAYOUT, _BOM]
+_TABLE = [_FORMAT, _LONG_ONLY, _BOM]
+_FORECAST_TABLE = [_FORMAT, _LAYOUT, _BOM]
 
 _PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _TABLE_OK = {"description": "A table: JSON {columns, rows, run_id, ...}, CSV or XLSX",
@@ -68,9 +71,9 @@ def spec() -> dict:
                                      [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}, _RUN] + _TABLE),
         "/v1/forecasts": {
             **_get("Bands 2026–2030 for preset scenarios, read from cached paths",
-                   [_METRIC, _SCENARIO, _MODEL, _LEVEL, _RUN, _HISTORY] + _TABLE),
+                   [_METRIC, _SCENARIO, _MODEL, _LEVEL, _RUN, _HISTORY] + _FORECAST_TABLE),
             "post": {"summary": "A custom scenario (base + lever overrides) from cached paths, no refit",
-                     "parameters": [_RUN, _LEVEL] + _TABLE,
+                     "parameters": [_RUN, _LEVEL] + _FORECAST_TABLE,
                      "requestBody": {"required": True, "content": {"application/json": {"schema": custom}}},
                      "responses": {"200": _TABLE_OK, "400": _PROBLEM, "404": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}},
         },
