@@ -98,7 +98,10 @@ class ARIMA(Model):
 
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         res = self.result_
-        theta = np.asarray(res.params, dtype=float)
+        theta = np.array(res.params, dtype=float)
+        # Degrees-of-freedom correction: the MLE of sigma2 divides by n, not n - k.
+        k, n = len(theta), int(res.nobs)
+        theta[-1] *= n / max(n - k, 1)
         try:
             cov = np.asarray(res.cov_params(), dtype=float)
             usable = np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh((cov + cov.T) / 2) > -1e-12)
@@ -109,11 +112,15 @@ class ARIMA(Model):
         sizes[: n_paths - sizes.sum()] += 1
         parts = []
         for size in sizes:
-            params = None  # the point estimates
+            params = theta  # the point estimates (with the corrected sigma2)
             if usable:
-                candidate = rng.multivariate_normal(theta, cov, method="eigh")
-                if candidate[-1] > 0 and self._stationary(candidate):  # sigma2 > 0, no explosive AR part
-                    params = candidate
+                # Truncated draws: retry until sigma2 > 0 and the AR/MA parts are stationary and
+                # invertible; after ten misses keep the point estimates for this block.
+                for _ in range(10):
+                    candidate = rng.multivariate_normal(theta, cov, method="eigh", check_valid="ignore")
+                    if candidate[-1] > 0 and self._stationary(candidate):
+                        params = candidate
+                        break
             parts.append(self._simulate(params, h, int(size), rng))
         return np.vstack(parts)
 
@@ -128,11 +135,11 @@ class ARIMA(Model):
                 return False
         return True
 
-    def _simulate(self, params: np.ndarray | None, h: int, size: int, rng) -> np.ndarray:
+    def _simulate(self, params: np.ndarray, h: int, size: int, rng) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                res = self.result_ if params is None else self.result_.model.smooth(params)
+                res = self.result_.model.smooth(params)
                 sim = np.asarray(res.simulate(nsimulations=h, repetitions=size, anchor="end", rng=rng)).reshape(h, size).T
                 if np.all(np.isfinite(sim)):
                     return sim
