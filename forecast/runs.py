@@ -59,10 +59,22 @@ def input_files(data_dir: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(data_dir).as_posix())
 
 
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """Hash of the engine's source: between releases the version string stays put while the code
+    (and so the numbers) can change, and a run id must never name two different sets of numbers."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def run_id_for(data_dir: Path, config: EngineConfig) -> tuple[str, dict]:
-    """(run id, input digests): sha256 over data bytes, config, package version and seed."""
+    """(run id, input digests): sha256 over data bytes, config (with the seed), package version and
+    engine source."""
     inputs = {p.relative_to(data_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in input_files(data_dir)}
-    payload = json.dumps({"inputs": inputs, "config": config.to_dict(), "version": __version__}, sort_keys=True)
+    payload = json.dumps({"inputs": inputs, "config": config.to_dict(), "version": __version__, "code": code_digest()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16], inputs
 
 
