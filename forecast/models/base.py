@@ -7,6 +7,8 @@ private `_fit` / `_sample` compute. Fitted state lives in attributes ending in `
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 MIN_POINTS = 3
@@ -16,7 +18,7 @@ class NotFittedError(RuntimeError):
     pass
 
 
-class Model:
+class Model(ABC):
     """Base class: subclasses implement `_fit(y)`, `_sample(h, n_paths, rng)` and `_describe()`."""
 
     name = "model"
@@ -62,11 +64,13 @@ class Model:
             return {**base, "note": "constant series: paths repeat the constant"}
         return {**base, **self._describe()}
 
+    @abstractmethod
     def _fit(self, y: np.ndarray) -> None:
-        raise NotImplementedError
+        """Fit on a validated, non-constant 1-D series; keep state in attributes ending in `_`."""
 
+    @abstractmethod
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        """Return paths shaped (n_paths, h)."""
 
     def _describe(self) -> dict:
         return {}

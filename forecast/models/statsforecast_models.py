@@ -9,6 +9,7 @@ ours). Both simulate future paths natively (`simulate(h, n_paths, seed)`).
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 
 import numpy as np
 
@@ -19,8 +20,13 @@ MIN_FIT_POINTS = 5  # statsforecast refuses "tiny datasets" below this
 
 
 class _StatsForecastModel(Model):
+    @abstractmethod
     def _make(self, season: int):
-        raise NotImplementedError
+        """The unfitted statsforecast model for this season length."""
+
+    @abstractmethod
+    def _describe_fitted(self, fitted) -> dict:
+        """Summary of the fitted statsforecast state."""
 
     def _fit(self, y: np.ndarray) -> None:
         # statsforecast needs two full seasons for a seasonal model; fall back to non-seasonal.
