@@ -27,7 +27,6 @@ def create_app(config: dict | None = None) -> Flask:
         SMFCAST_API_TOKEN=os.environ.get("SMFCAST_API_TOKEN") or None,
         SMFCAST_AUTORUN=False,
         MAX_CONTENT_LENGTH=64 * 1024,
-        JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
     app.json.ensure_ascii = False

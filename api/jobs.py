@@ -20,7 +20,6 @@ from forecast.errors import NotFound, SmfcastError
 from .params import allow, store
 
 bp = Blueprint("jobs", __name__)
-log_name = "smfcast.jobs"
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, created TEXT NOT NULL,

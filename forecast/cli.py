@@ -92,7 +92,7 @@ def _run(args) -> int:
     from .runs import create_run
     started = time.perf_counter()
     store = _store(args)
-    run = create_run(args.data, _engine_config(args), store, **_run_extras(args),
+    run = create_run(args.data, _engine_config(args), store,
                      progress=lambda m: print(f"fitting {m} ...", file=sys.stderr, flush=True))
     took = time.perf_counter() - started
     print(f"run {run.run_id} ({run.created}) in {took:.1f} s -> {store.path}")
@@ -104,11 +104,6 @@ def _run(args) -> int:
                      "grades": ", ".join(f"{k} {v}" for k, v in info["grades"].items())})
     print(render(rows, ["metric", "series", "method", "models", "failed", "grades"], "table"))
     return 0
-
-
-def _run_extras(args) -> dict:
-    """Scenario overlays (and later backtest weights) a run stores beside the baseline."""
-    return {}
 
 
 def _read_document(path: str) -> dict:
