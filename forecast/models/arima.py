@@ -6,9 +6,10 @@
   freedom; with d = 0 a constant, with d = 1 with and without drift; the smallest AICc wins.
 * paths: `simulate(anchor="end")` of the chosen state-space model under `PARAM_DRAWS` parameter
   vectors drawn from the estimates' asymptotic normal distribution, so the band carries parameter
-  uncertainty (above all the drift's) as well as the innovations. With plug-in parameters alone,
-  80% bands covered 72-74% of AR(1) outcomes at n=40 in our simulations; with the draws, 73-77%
-  (95%: 88-90% -> 91-93%). The backtests calibrate what remains.
+  uncertainty (above all the drift's) as well as the innovations, and sigma2 takes the n - k
+  degrees-of-freedom correction. Measured over 200 replications with AICc order selection: AR(1)
+  n=40, 80% bands cover 73-80% and 95% bands 91-94%; random walk with drift n=30, 74-78.5% and
+  91.5-94.5% (plug-in parameters alone: about 72% and 89%). The backtests calibrate what remains.
 """
 
 from __future__ import annotations
