@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from forecast.bands import level_columns, parse_levels
 from forecast.charts import fan_chart
 from forecast.engine import ENSEMBLE
-from forecast.errors import InvalidInput
+from forecast.errors import InvalidInput, NotFound
 from forecast.runs import BASELINE, forecast_rows, scenario_paths
 from forecast.scenarios import parse_custom
 from forecast.series import HEADLINE_METRICS
@@ -27,7 +27,6 @@ def _metrics() -> list[str]:
     metrics = many("metric") or list(HEADLINE_METRICS)
     for m in metrics:
         if m not in HEADLINE_METRICS:
-            from forecast.errors import NotFound
             raise NotFound(f"unknown metric {m!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
     return metrics
 
@@ -95,7 +94,6 @@ def post_forecast():
     metrics = [metric] if metric is not None else list(HEADLINE_METRICS)
     for m in metrics:
         if not isinstance(m, str) or m not in HEADLINE_METRICS:
-            from forecast.errors import NotFound
             raise NotFound(f"unknown metric {m!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
     custom = parse_custom(doc, r.presets(), r.levers())
     rows = []
