@@ -21,10 +21,7 @@ LEVER_COLUMNS = ["id", "title_en", "title_zh", "unit", "baseline", "low_range", 
 def series_index():
     allow()
     reg = registry()
-    roles = {}
-    for metric, head in reg.headlines.items():
-        roles[head.series] = metric
-        roles.setdefault(head.national, f"{metric} (national)")
+    roles = reg.roles()
     rows = []
     for sid, m in reg.series.items():
         obs = reg.observations(sid)

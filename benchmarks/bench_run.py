@@ -23,7 +23,7 @@ from forecast.ensemble import mix
 from forecast.grid import regularize
 from forecast.models import make_model
 from forecast.runs import RunStore, create_run
-from forecast.series import load_registry
+from forecast.series import UNFIT_QUALITIES, load_registry
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -44,7 +44,7 @@ def bench_fits(repeats: int) -> dict[str, dict[str, float]]:
     out = {}
     for metric, head in reg.headlines.items():
         meta = reg.meta(head.national)
-        series = regularize([o for o in reg.observations(head.national) if o.quality != "doubtful"], meta.transformer)
+        series = regularize(reg.observations(head.national, UNFIT_QUALITIES), meta.transformer)
         for name in MEMBERS:
             times = []
             for _ in range(repeats):

@@ -188,13 +188,14 @@ def backtest_headlines(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths
     """Backtest the series every headline metric is forecast from: the national counterpart (the
     provincial series are too short for even one window) and the provincial one where it allows."""
     from .grid import regularize
+    from .series import UNFIT_QUALITIES
     jobs = []
     for metric, head in reg.headlines.items():
         if metric_names and metric not in metric_names:
             continue
         for sid in (head.national, head.series):
             meta = reg.meta(sid)
-            obs = [o for o in reg.observations(sid) if o.quality != "doubtful"]
+            obs = reg.observations(sid, UNFIT_QUALITIES)
             if meta.frequency == "irregular" or len({o.period.kind for o in obs}) != 1:
                 jobs.append((metric, sid, None, None, f"{sid}: irregular publication dates, no regular grid to backtest on"))
                 continue

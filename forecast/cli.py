@@ -27,10 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _data_check(args) -> int:
     reg = load_registry(args.data)
-    roles = {}
-    for metric, head in reg.headlines.items():
-        roles[head.series] = f"{metric}"
-        roles.setdefault(head.national, f"{metric} (national)")
+    roles = reg.roles()
     rows = []
     for sid, meta in reg.series.items():
         obs = reg.observations(sid)
@@ -166,7 +163,8 @@ def _backtest(args) -> int:
     from .charts import backtest_chart
     from .engine import MEMBERS
     from .executor import executor
-    from .periods import Period
+    from .grid import regularize
+    from .series import UNFIT_QUALITIES
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
         raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
@@ -192,16 +190,14 @@ def _backtest(args) -> int:
     for res in results:
         if not res.rows:
             continue
-        obs = [o for o in reg.observations(res.series_id) if o.quality != "doubtful"]
+        meta = reg.meta(res.series_id)
+        obs = reg.observations(res.series_id, UNFIT_QUALITIES)
+        grid = [str(p) for p in regularize(obs, meta.transformer).periods]  # cutoffs index this grid
         origins = []
         for cutoff in sorted({r["cutoff"] for r in res.rows if r["model"] == "ensemble"}):
             mine = [r for r in res.rows if r["model"] == "ensemble" and r["cutoff"] == cutoff]
-            first = obs[0].period
-            step = {"annual": 12, "quarterly": 3, "monthly": 1}[first.kind]
-            label = lambda i: str(Period(first.year + (first.month - 1 + step * i) // 12, (first.month - 1 + step * i) % 12 + 1, first.kind))  # noqa: E731
-            origins.append({"origin": label(cutoff - 1), "periods": [label(cutoff - 1 + r["horizon"]) for r in mine],
+            origins.append({"origin": grid[cutoff - 1], "periods": [grid[cutoff - 1 + r["horizon"]] for r in mine],
                             "median": [r["median"] for r in mine], "lo": [r["lo-80"] for r in mine], "hi": [r["hi-80"] for r in mine]})
-        meta = reg.meta(res.series_id)
         png = backtest_chart(f"{res.series_id}: ensemble forecasts from each origin (80% band)", meta.unit,
                              [str(o.period) for o in obs], [o.value for o in obs], origins)
         (out_dir / f"backtest_{res.series_id}.png").write_bytes(png)

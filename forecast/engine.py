@@ -18,9 +18,9 @@ from . import ensemble, provincial
 from .errors import SmfcastError
 from .grid import RegularSeries, regularize
 from .models import make_model
-from .periods import Period, future_periods
+from .periods import STEP_MONTHS, Period, future_periods
 from .seeds import rng_for
-from .series import Observation, Registry, SeriesMeta
+from .series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
 from .transforms import Transform
 
 MEMBERS = ("arima", "prophet", "ets", "theta")
@@ -36,7 +36,7 @@ class EngineConfig:
     n_paths: int = 2000
     until_year: int = 2030
     models: tuple[str, ...] = MEMBERS
-    exclude_qualities: tuple[str, ...] = ("doubtful",)
+    exclude_qualities: tuple[str, ...] = UNFIT_QUALITIES
     min_direct_points: int = provincial.MIN_DIRECT_POINTS
     prior_sigma: dict = field(default_factory=lambda: dict(PRIOR_SIGMA))
 
@@ -70,10 +70,6 @@ class MetricForecast:
         return self.transform.inverse(self.paths[model])
 
 
-def _usable(reg: Registry, series_id: str, config: EngineConfig) -> list[Observation]:
-    return [o for o in reg.observations(series_id) if o.quality not in config.exclude_qualities]
-
-
 def _fit_members(z: np.ndarray, season_length: int, h: int, config: EngineConfig, label: str):
     """Fit every member; return (paths by model, describe by model, failures by model)."""
     paths, described, failures = {}, {}, {}
@@ -100,7 +96,7 @@ def _national_at(national: RegularSeries, nat_paths: np.ndarray, targets: list[P
     """National model-space values at the targets: observed where the target is inside the national
     span (a known value has no uncertainty), simulated beyond it."""
     last = national.periods[-1]
-    step = {"annual": 12, "quarterly": 3, "monthly": 1}[last.kind]
+    step = STEP_MONTHS[last.kind]
     cols = []
     for t in targets:
         months_after = (t.year - last.year) * 12 + (t.month - last.month)
@@ -115,7 +111,7 @@ def _national_at(national: RegularSeries, nat_paths: np.ndarray, targets: list[P
 def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: dict[str, float] | None = None) -> MetricForecast:
     head = reg.headline(metric)
     meta: SeriesMeta = reg.meta(head.series)
-    prov = _usable(reg, head.series, config)
+    prov = reg.observations(head.series, config.exclude_qualities)
     if not prov:
         raise SmfcastError(f"{head.series!r} has no observations of a usable grade (excluded: {', '.join(config.exclude_qualities)})")
     targets = _target_years(prov[-1].period, config.until_year)
@@ -132,10 +128,10 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: d
                   "min_direct_points": config.min_direct_points}
     else:
         nat_meta = reg.meta(head.national)
-        nat_obs = _usable(reg, head.national, config)
+        nat_obs = reg.observations(head.national, config.exclude_qualities)
         national = regularize(nat_obs, nat_meta.transformer)
         last = national.periods[-1]
-        step = {"annual": 12, "quarterly": 3, "monthly": 1}[last.kind]
+        step = STEP_MONTHS[last.kind]
         h_nat = max(((config.until_year - last.year) * 12 + (12 - last.month)) // step, 1)
         nat_paths, described, failures = _fit_members(national.z, national.season_length, h_nat, config, f"{metric}:national")
         # Provincial points published after the last national figure (Qinghai's 2025 green shares,

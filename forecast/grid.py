@@ -11,11 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .periods import Period
+from .periods import STEP_MONTHS, Period
 from .series import Observation
 from .transforms import Transform
-
-_STEP = {"annual": 12, "quarterly": 3, "monthly": 1}
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ def regularize(observations: list[Observation], transform: Transform) -> Regular
     if len(kinds) != 1:
         raise ValueError(f"cannot put mixed periods ({', '.join(sorted(kinds))}) on one grid")
     kind = kinds.pop()
-    step = _STEP[kind]
+    step = STEP_MONTHS[kind]
     obs = sorted(observations, key=lambda o: o.period)
     first, last = _index(obs[0].period), _index(obs[-1].period)
     grid = list(range(first, last + 1, step))

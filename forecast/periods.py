@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 FREQUENCIES = ("annual", "quarterly", "monthly", "irregular")
+STEP_MONTHS = {"annual": 12, "quarterly": 3, "monthly": 1}  # months between consecutive periods of a kind
 
 _ANNUAL = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -68,7 +69,7 @@ def year_end_of(period: Period) -> int | None:
 
 def future_periods(last: Period, until_year: int) -> list[Period]:
     """The periods after `last`, of the same kind, up to and including `until_year`'s end."""
-    step = {"annual": 12, "quarterly": 3, "monthly": 1}[last.kind]
+    step = STEP_MONTHS[last.kind]
     out, year, month = [], last.year, last.month
     while True:
         month += step

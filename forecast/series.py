@@ -22,6 +22,7 @@ from .periods import FREQUENCIES, Period, fits_frequency, parse_period
 from .transforms import TRANSFORMS, Transform
 
 QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived")
+UNFIT_QUALITIES = ("doubtful",)  # grades left out of fitting and backtests unless configured otherwise
 HEADLINE_METRICS = ("market_size", "green_loan_share", "npl_ratio")
 OBSERVATION_COLUMNS = ("series_id", "period", "value", "source_id", "quality", "note")
 # Yuan per unit, so balances published in different units can be compared (亿元 vs 万亿元).
@@ -98,11 +99,19 @@ class Registry:
         except KeyError:
             raise NotFound(f"unknown metric {metric!r}; choose one of {', '.join(self.headlines)}", "metric") from None
 
-    def observations(self, series_id: str, qualities: tuple[str, ...] | None = None) -> list[Observation]:
-        """The series' observations in period order, optionally only of the given grades."""
+    def observations(self, series_id: str, exclude: tuple[str, ...] = ()) -> list[Observation]:
+        """The series' observations in period order, leaving out the grades in `exclude`."""
         self.meta(series_id)
-        rows = [o for o in self.rows if o.series_id == series_id and (qualities is None or o.quality in qualities)]
+        rows = [o for o in self.rows if o.series_id == series_id and o.quality not in exclude]
         return sorted(rows, key=lambda o: o.period)
+
+    def roles(self) -> dict[str, str]:
+        """series id -> the headline role it plays ("npl_ratio" or "npl_ratio (national)")."""
+        roles = {}
+        for metric, head in self.headlines.items():
+            roles[head.series] = metric
+            roles.setdefault(head.national, f"{metric} (national)")
+        return roles
 
 
 def _toml_line(text: str, table: str, key: str | None = None) -> int | None:
