@@ -6,8 +6,8 @@
   freedom; with d = 0 a constant, with d = 1 with and without drift; the smallest AICc wins.
   The default search is stepwise (Hyndman & Khandakar 2008, as in R's auto.arima): start from
   (2,2), (0,0), (1,0), (0,1) and move to the best neighbour (p or q +-1, both +-1, drift on/off)
-  while AICc improves. It fits about half the grid (measured on M3 yearly: 8.6 of 17 candidates
-  per series on average) and picks the grid's AICc choice on most series; `search="grid"` fits all.
+  while AICc improves. Measured on 120 M3 yearly series: 7.6 fits instead of 16.2, the grid's choice on
+  91% of them, sMAPE 18.88 against 18.79, half the time; `search="grid"` fits every candidate.
 * paths: for each of `PARAM_DRAWS` parameter vectors drawn from the estimates' asymptotic normal
   distribution, the forecast mean plus state-space noise from the filtered end state (what
   `simulate(anchor="end")` draws, vectorised), so the band carries parameter uncertainty (above
