@@ -151,23 +151,78 @@ def evaluate(z: np.ndarray, windows: dict, transform: Transform, season_length: 
     return rows, summary
 
 
-def weights_from_summary(summary: list[dict], members: tuple[str, ...]) -> dict[str, float] | None:
-    """Ensemble weights proportional to 1 / CRPS of each member, or None when nothing was scored."""
-    scores = {s["model"]: s["crps"] for s in summary if s["model"] in members and s["crps"] > 0}
+def inverse_square_weights(scores: dict[str, float]) -> dict[str, float] | None:
+    """Weights proportional to 1 / score^2 (Bates & Granger's inverse mean squared error rule, with
+    CRPS as the error), or None when fewer than two members were scored."""
+    scores = {m: v for m, v in scores.items() if v is not None and np.isfinite(v) and v > 0}
     if len(scores) < 2:
         return None
-    inv = {m: 1.0 / v for m, v in scores.items()}
+    inv = {m: 1.0 / v ** 2 for m, v in scores.items()}
     total = sum(inv.values())
     return {m: v / total for m, v in inv.items()}
 
 
-def leave_one_out_calibrated(windows: list[tuple[int, np.ndarray]], z: np.ndarray, h: int) -> list[tuple[int, np.ndarray]]:
-    """Each window's paths stretched by factors learned from the *other* windows, so the calibrated
-    coverage reported is out of sample."""
+def weights_from_summary(summary: list[dict], members: tuple[str, ...]) -> dict[str, float] | None:
+    """Ensemble weights from each member's backtest CRPS, or None when fewer than two were scored."""
+    return inverse_square_weights({s["model"]: s["crps"] for s in summary if s["model"] in members})
+
+
+def leave_one_out_calibrated(windows: list[tuple[int, np.ndarray]], z: np.ndarray, h: int, rule=None) -> list[tuple[int, np.ndarray]]:
+    """Each window's paths stretched by factors learned from the *other* windows (passed through
+    `rule` when given, as a run applies them), so the calibrated coverage reported is out of sample."""
     out = []
     for i, (n, paths) in enumerate(windows):
         others = windows[:i] + windows[i + 1:]
-        out.append((n, apply_calibration(paths, calibration_factors(others, z, h)["factors"])))
+        factors = calibration_factors(others, z, h)["factors"]
+        out.append((n, apply_calibration(paths, rule(factors) if rule else factors)))
+    return out
+
+
+def learn(z: np.ndarray, transform: Transform, season_length: int, models: tuple[str, ...], spec: BacktestSpec,
+          n_paths: int, seed: int, label: str) -> tuple[dict[str, float] | None, list | None, dict]:
+    """What a run takes from backtesting the series it fits: member weights (None: equal), the
+    ensemble's per-horizon calibration factors (None: too little history), and a record of both
+    with the raw and the out-of-sample calibrated coverage of the weighted ensemble."""
+    windows, cutoffs, failures = cross_validation(z, spec, models, season_length, n_paths, seed, label)
+    members = {m: w for m, w in windows.items() if m != "ensemble" and w}
+    if not cutoffs or not members:
+        return None, None, {"status": f"uncalibrated: {len(z)} points, too few for one backtest window of h={spec.h}",
+                            "weighting": "equal: no backtest window", "h": spec.h, "n_windows": 0}
+    _, summary = evaluate(z, members, transform, season_length)
+    weights = weights_from_summary(summary, tuple(members))
+    by_cutoff: dict[int, dict[str, np.ndarray]] = {}
+    for m, items in members.items():
+        for n, paths in items:
+            by_cutoff.setdefault(n, {})[m] = paths
+    ens = [(n, mix(by_cutoff[n], weights, rng_for(seed, label, "ensemble", str(n)))) for n in sorted(by_cutoff)]
+    calibration = calibration_factors(ens, z, spec.h)
+    _, (raw,) = evaluate(z, {"ensemble": ens}, transform, season_length)
+    _, (cal,) = evaluate(z, {"ensemble": leave_one_out_calibrated(ens, z, spec.h, widening_only)}, transform, season_length)
+    record = {"status": calibration["status"], "h": spec.h, "n_windows": len(cutoffs), "step_size": spec.step_size,
+              "training_lengths": cutoffs, "paths": n_paths,
+              "weighting": "backtest: 1 / CRPS^2" if weights else "equal: fewer than two members scored",
+              "crps": {s["model"]: s["crps"] for s in summary},
+              "factors_conformal": calibration["factors"], "points": calibration["points"], "level": calibration["level"],
+              "coverage_raw": {str(lv): raw[f"coverage-{lv}"] for lv in LEVELS},
+              "coverage_calibrated_out_of_sample": {str(lv): cal[f"coverage-{lv}"] for lv in LEVELS},
+              "beyond_h": f"horizons past {spec.h} steps use the factor of step {spec.h}",
+              "failures": failures}
+    applied = widening_only(calibration["factors"])
+    record["factors_applied"] = applied
+    return weights, (applied if any(f is not None for f in applied) else None), record
+
+
+def widening_only(factors: list) -> list:
+    """The factors a run applies: never below 1 and never falling with the horizon. A handful of
+    windows whose outcomes all fell inside the band is weak evidence that the band is too wide,
+    and a narrower band at a longer horizon is an artefact of few points, not a finding."""
+    out, running = [], 1.0
+    for f in factors:
+        if f is None or not np.isfinite(f):
+            out.append(None)
+            continue
+        running = max(running, f)
+        out.append(running)
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ensemble, provincial
+from .backtest import BacktestSpec, apply_calibration, learn
 from .errors import SmfcastError
 from .grid import RegularSeries, regularize
 from .models import make_model
@@ -39,17 +40,26 @@ class EngineConfig:
     exclude_qualities: tuple[str, ...] = UNFIT_QUALITIES
     min_direct_points: int = provincial.MIN_DIRECT_POINTS
     prior_sigma: dict = field(default_factory=lambda: dict(PRIOR_SIGMA))
+    # The backtest every run makes of the series it fits, for member weights and band calibration
+    # (the same defaults as `smfcast backtest`); backtest_windows = 0 keeps equal, raw ensembles.
+    backtest_h: int = 4
+    backtest_windows: int = 8
+    backtest_paths: int = 500
 
     def to_dict(self) -> dict:
         return {"seed": self.seed, "n_paths": self.n_paths, "until_year": self.until_year, "models": list(self.models),
                 "exclude_qualities": list(self.exclude_qualities), "min_direct_points": self.min_direct_points,
-                "prior_sigma": dict(sorted(self.prior_sigma.items()))}
+                "prior_sigma": dict(sorted(self.prior_sigma.items())), "backtest_h": self.backtest_h,
+                "backtest_windows": self.backtest_windows, "backtest_paths": self.backtest_paths}
 
     @classmethod
     def from_dict(cls, d: dict) -> "EngineConfig":
+        defaults = cls()  # runs stored before the backtest settings existed read back with today's defaults
         return cls(seed=int(d["seed"]), n_paths=int(d["n_paths"]), until_year=int(d["until_year"]), models=tuple(d["models"]),
                    exclude_qualities=tuple(d["exclude_qualities"]), min_direct_points=int(d["min_direct_points"]),
-                   prior_sigma=dict(d["prior_sigma"]))
+                   prior_sigma=dict(d["prior_sigma"]), backtest_h=int(d.get("backtest_h", defaults.backtest_h)),
+                   backtest_windows=int(d.get("backtest_windows", defaults.backtest_windows)),
+                   backtest_paths=int(d.get("backtest_paths", defaults.backtest_paths)))
 
 
 @dataclass
@@ -108,7 +118,25 @@ def _national_at(national: RegularSeries, nat_paths: np.ndarray, targets: list[P
     return np.column_stack(cols)
 
 
-def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: dict[str, float] | None = None) -> MetricForecast:
+def _learned_ensemble(z: np.ndarray, transform: Transform, season_length: int, member_paths: dict[str, np.ndarray],
+                      config: EngineConfig, label: str) -> tuple[np.ndarray, dict]:
+    """The ensemble of the fitted members, weighted and calibrated by a backtest of the same series
+    (z, in model space), and the record of how: weights, factors, raw and calibrated coverage."""
+    models = tuple(m for m in config.models if m in member_paths)
+    if config.backtest_windows > 0:
+        spec = BacktestSpec(h=config.backtest_h, n_windows=config.backtest_windows)
+        weights, factors, record = learn(z, transform, season_length, models, spec, config.backtest_paths, config.seed, label)
+    else:
+        weights, factors, record = None, None, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off"}
+    member_weights = ensemble.normalize_weights(list(member_paths), weights)
+    mixed = ensemble.mix(member_paths, member_weights, rng_for(config.seed, label, ENSEMBLE))
+    if factors is not None:
+        mixed = apply_calibration(mixed, factors)
+    record["ensemble_weights"] = {k: round(v, 6) for k, v in member_weights.items()}
+    return mixed, record
+
+
+def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricForecast:
     head = reg.headline(metric)
     meta: SeriesMeta = reg.meta(head.series)
     prov = reg.observations(head.series, config.exclude_qualities)
@@ -123,6 +151,7 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: d
     if direct:
         series = regularize(prov, transform)
         paths, described, failures = _fit_members(series.z, 1, len(targets), config, metric)
+        paths[ENSEMBLE], learned = _learned_ensemble(series.z, transform, 1, paths, config, metric)
         used = prov
         method = {"method": "direct", "series": head.series, "points": len(prov), "gaps_filled": series.filled,
                   "min_direct_points": config.min_direct_points}
@@ -145,6 +174,8 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: d
         beyond = sum(1 for t in prov_times if t > last.decimal_year + 1e-9)
         rel_paths = provincial.relation_paths(rel, [t.decimal_year for t in targets], config.n_paths,
                                               rng_for(config.seed, metric, "relation"))
+        nat_paths[ENSEMBLE], learned = _learned_ensemble(national.z, nat_meta.transformer, national.season_length, nat_paths,
+                                                         config, f"{metric}:national")
         paths = {name: _national_at(national, p, targets, config.n_paths) + rel_paths for name, p in nat_paths.items()}
         used = prov + nat_obs
         method = {"method": "ratio_to_national" if meta.transform == "log" else "spread_to_national",
@@ -155,10 +186,9 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig, weights: d
                   "why": f"{len(prov)} usable provincial points < {config.min_direct_points} needed for a direct fit"
                   if meta.frequency == "annual" else f"provincial series is {meta.frequency}, not annual"}
 
-    member_weights = ensemble.normalize_weights(list(paths), weights)
-    paths[ENSEMBLE] = ensemble.mix({k: v for k, v in paths.items()}, member_weights, rng_for(config.seed, metric, ENSEMBLE))
-    method["ensemble_weights"] = {k: round(v, 6) for k, v in member_weights.items()}
-    method["ensemble_weighting"] = "backtest" if weights else "equal"
+    method["ensemble_weights"] = learned.pop("ensemble_weights")
+    method["ensemble_weighting"] = learned["weighting"]
+    method["calibration"] = learned
     grades = dict(sorted(Counter(o.quality for o in used).items()))
     return MetricForecast(metric, head.series, meta.unit, transform, targets, paths, method, described, failures, grades,
                           reg.observations(head.series))

@@ -252,9 +252,10 @@ def _history(observations) -> list[dict]:
 
 
 def create_run(data_dir: str | Path | None = None, config: EngineConfig | None = None, store: RunStore | None = None,
-               weights: dict | None = None, progress=None) -> Run:
+               progress=None) -> Run:
     """Fit everything, apply every preset scenario, and store the run; return the stored run if
-    these inputs were run before. `weights` maps metric -> ensemble member weights.
+    these inputs were run before. Ensemble weights and band calibration come from each metric's
+    own backtest (see `engine.EngineConfig`).
 
     The run keeps its levers and scenario definitions, so a custom scenario asked of an old run
     is computed with that run's assumptions, not today's files.
@@ -273,7 +274,7 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     for metric in HEADLINE_METRICS:
         if progress:
             progress(metric)
-        fc = forecast_metric(reg, metric, config, (weights or {}).get(metric))
+        fc = forecast_metric(reg, metric, config)
         years = [p.year for p in fc.periods]
         for model, z in fc.paths.items():
             for name, scenario in presets.items():

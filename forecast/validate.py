@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
-from .backtest import CAL_LEVEL, apply_calibration, required_scale
+from .backtest import CAL_LEVEL, apply_calibration, inverse_square_weights, required_scale
 from .ensemble import mix
 from .errors import InvalidInput
 from .models import make_model
@@ -125,21 +125,19 @@ def _members(z: np.ndarray, h: int, m: int, models: tuple[str, ...], seed: int, 
 
 
 def forecast_series(task) -> dict:
-    """Phase 1 for one series: test-period paths and training-only calibration scores."""
+    """Phase 1 for one series: member paths for the test period and, from the training part minus
+    its last h points, member paths for those held-back training points (for weights and
+    calibration; no test value is seen). Mixing waits for phase 2, when the pooled weights exist."""
     s, models, seed = task
     h = len(s.test)
-    out = {"id": s.id, "seconds": {}, "bands": {}, "scores": None}
+    out = {"id": s.id, "seconds": {}, "bands": {}, "inner": None, "inner_truth": None}
     z = np.log(s.train)
-    paths, seconds = _members(z, h, s.season_length, models, seed, s.id)
+    out["paths"], seconds = _members(z, h, s.season_length, models, seed, s.id)
     out["seconds"].update(seconds)
-    if paths:
-        paths["ensemble"] = mix(paths, None, rng_for(seed, s.id, "ensemble"))
-    out["paths"] = {k: np.exp(v) for k, v in paths.items()}
     if len(s.train) - h >= 6:
         inner, _ = _members(z[:-h], h, s.season_length, models, seed, s.id + ":inner")
         if inner:
-            ens = mix(inner, None, rng_for(seed, s.id, "ensemble:inner"))
-            out["scores"] = [required_scale(z[len(z) - h + k], ens[:, k], CAL_LEVEL) for k in range(h)]
+            out["inner"], out["inner_truth"] = inner, z[-h:]
     started = time.perf_counter()
     point, sd = _naive2(s.train, h, s.season_length)
     out["bands"]["naive2" if s.season_length > 1 else "naive"] = {
@@ -152,6 +150,28 @@ def forecast_series(task) -> dict:
         pass
     out["seconds"]["theta (statsmodels)"] = time.perf_counter() - started
     return out
+
+
+def pooled_weights(results: list[dict], models: tuple[str, ...]) -> dict[str, float] | None:
+    """Ensemble weights from the held-back training points of every series (cross-learning): each
+    member's mean log-scale CRPS over the series where every member fitted, weights proportional to
+    1 / CRPS^2 (the inverse mean squared error rule of Bates & Granger, with CRPS for the error)."""
+    scores = {m: [] for m in models}
+    for r in results:
+        if r["inner"] is None or any(m not in r["inner"] for m in models):
+            continue
+        for m in models:
+            scores[m].append(metrics.crps_from_paths(r["inner_truth"], r["inner"][m]))
+    if not scores[models[0]]:
+        return None
+    return inverse_square_weights({m: float(np.mean(v)) for m, v in scores.items()})
+
+
+def _calibration_scores(r: dict, weights, seed: int) -> list[float] | None:
+    if r["inner"] is None:
+        return None
+    ens = mix(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"))
+    return [required_scale(r["inner_truth"][k], ens[:, k], CAL_LEVEL) for k in range(ens.shape[1])]
 
 
 def pooled_factors(results: list[dict], h: int) -> list[float | None]:
@@ -175,6 +195,9 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
             progress()
     by_id = {s.id: s for s in series}
     h_max = max(len(s.test) for s in series)
+    weights = pooled_weights(results, models)
+    for r in results:
+        r["scores"] = _calibration_scores(r, weights, seed)
     factors = pooled_factors(results, h_max)
     acc: dict[str, dict[str, list]] = {}
 
@@ -192,19 +215,25 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
         a["c95"].append(np.mean((y >= bands["lo-95"]) & (y <= bands["hi-95"])))
         a["seconds"] += seconds
 
+    def add_paths(method, s, z_paths, seconds):
+        p = np.exp(z_paths)
+        bands = {f"{side}-{lv}": b for lv in (80, 95) for side, b in zip(("lo", "hi"), metrics.quantile_band(p, lv))}
+        add(method, s, np.median(p, axis=0), bands, seconds)
+
     for r in results:
         s = by_id[r["id"]]
-        for name, p in r["paths"].items():
-            bands = {f"{side}-{lv}": b for lv in (80, 95) for side, b in zip(("lo", "hi"), metrics.quantile_band(p, lv))}
-            secs = sum(r["seconds"].get(m, 0.0) for m in models) if name == "ensemble" else r["seconds"].get(name, 0.0)
-            add(name, s, np.median(p, axis=0), bands, secs)
-            if name == "ensemble":
-                cal = np.exp(apply_calibration(np.log(p), factors[: p.shape[1]]))
-                cbands = {f"{side}-{lv}": b for lv in (80, 95) for side, b in zip(("lo", "hi"), metrics.quantile_band(cal, lv))}
-                add("ensemble (calibrated)", s, np.median(cal, axis=0), cbands, secs)
+        for name, z_paths in r["paths"].items():
+            add_paths(name, s, z_paths, r["seconds"].get(name, 0.0))
+        if r["paths"]:
+            secs = sum(r["seconds"].get(m, 0.0) for m in models)
+            ens = mix(r["paths"], weights, rng_for(seed, s.id, "ensemble"))
+            if weights:
+                add_paths("ensemble (equal weights)", s, mix(r["paths"], None, rng_for(seed, s.id, "ensemble")), secs)
+            add_paths("ensemble", s, ens, secs)
+            add_paths("ensemble (calibrated)", s, apply_calibration(ens, factors[: ens.shape[1]]), secs)
         for name, b in r["bands"].items():
             add(name, s, b["point"], b, r["seconds"].get(name, 0.0))
-    order = list(models) + ["ensemble", "ensemble (calibrated)", "naive", "naive2", "theta (statsmodels)"]
+    order = list(models) + ["ensemble (equal weights)", "ensemble", "ensemble (calibrated)", "naive", "naive2", "theta (statsmodels)"]
     rows = []
     for method in sorted(acc, key=lambda m: order.index(m) if m in order else len(order)):
         a = acc[method]
@@ -212,4 +241,4 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
                      "mase": float(np.mean(a["mase"])) if a["mase"] else None,
                      "coverage-80": float(np.mean(a["c80"])) * 100, "coverage-95": float(np.mean(a["c95"])) * 100,
                      "msis": float(np.mean(a["msis"])) if a["msis"] else None, "seconds": round(a["seconds"], 2)})
-    return rows, {"calibration_factors": factors, "calibration_level": CAL_LEVEL}
+    return rows, {"calibration_factors": factors, "calibration_level": CAL_LEVEL, "weights": weights}

@@ -12,7 +12,7 @@ from forecast.runs import RunStore, create_run
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 # Fast members and few paths: enough to check behaviour and numbers, cheap enough for every test run.
-SMALL = EngineConfig(n_paths=400, models=("arima", "ets", "theta"))
+SMALL = EngineConfig(n_paths=400, models=("arima", "ets", "theta"), backtest_paths=200)
 
 
 @pytest.fixture(scope="session")

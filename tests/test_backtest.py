@@ -53,9 +53,9 @@ def test_too_little_history_is_said_not_hidden():
     np.testing.assert_array_equal(apply_calibration(np.ones((3, 2)), cal["factors"]), np.ones((3, 2)))
 
 
-def test_weights_are_inverse_crps():
+def test_weights_are_inverse_squared_crps():
     w = weights_from_summary([{"model": "a", "crps": 1.0}, {"model": "b", "crps": 3.0}, {"model": "ensemble", "crps": 0.1}], ("a", "b"))
-    assert w == pytest.approx({"a": 0.75, "b": 0.25})
+    assert w == pytest.approx({"a": 0.9, "b": 0.1})  # 1 : 1/9
     assert weights_from_summary([{"model": "a", "crps": 1.0}], ("a",)) is None
 
 

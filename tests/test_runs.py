@@ -79,10 +79,15 @@ def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
             raise np.linalg.LinAlgError("singular matrix")
 
     monkeypatch.setattr(engine, "make_model", lambda name, season_length=1: Broken() if name == "ets" else real(name, season_length))
-    fc = forecast_metric(load_registry(DATA), "npl_ratio", FAST)
+    fc = forecast_metric(load_registry(DATA), "npl_ratio", EngineConfig(n_paths=4000, models=("ets", "theta")))
     assert fc.failures == {"ets": "LinAlgError: singular matrix"}
     assert set(fc.paths) == {"theta", "ensemble"}
-    np.testing.assert_array_equal(np.sort(fc.paths["ensemble"], axis=0), np.sort(fc.paths["theta"], axis=0))
+    # the ensemble of one member is that member's national paths (reordered, stretched by their own
+    # backtest calibration) plus the same provincial relation: the same median, a band at least as wide
+    assert fc.method["ensemble_weights"] == {"theta": 1.0} and fc.method["ensemble_weighting"].startswith("equal")
+    ens, theta = np.percentile(fc.paths["ensemble"], [2.5, 50, 97.5], axis=0), np.percentile(fc.paths["theta"], [2.5, 50, 97.5], axis=0)
+    np.testing.assert_allclose(ens[1], theta[1], atol=0.02 * np.max(theta[2] - theta[0]))
+    assert np.all(ens[2] - ens[0] >= 0.95 * (theta[2] - theta[0]))
 
 
 def test_custom_scenario_reuses_cached_paths(small_store, small_run):
@@ -113,3 +118,31 @@ def test_unknown_run_model_and_scenario_are_not_found(small_store, small_run):
         forecast_rows(small_store, small_run, "npl_ratio", "ensemble", "rosy")
     with pytest.raises(NotFound, match="no run in the store yet; run `smfcast run` first"):
         RunStore(small_store.path.parent / "empty.sqlite").get()
+
+
+def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
+    from forecast.backtest import inverse_square_weights
+    for metric in small_run.metrics:
+        method = small_run.metric_info(metric)["method"]
+        cal = method["calibration"]
+        assert cal["h"] == 4 and 1 <= cal["n_windows"] <= 8 and set(cal["coverage_raw"]) == {"80", "95"}
+        # the weights are exactly 1 / CRPS^2 of the members' backtest scores
+        expected = inverse_square_weights({m: v for m, v in cal["crps"].items()})
+        assert method["ensemble_weights"] == pytest.approx(expected, abs=1e-6)
+        assert method["ensemble_weighting"] == "backtest: 1 / CRPS^2"
+        applied = [f for f in cal["factors_applied"] if f is not None]
+        assert applied and all(f >= 1 for f in applied) and applied == sorted(applied)
+        for raw, used in zip(cal["factors_conformal"], cal["factors_applied"]):
+            assert used is None or used >= raw
+
+
+def test_widening_only_floors_at_one_and_never_falls_with_the_horizon():
+    from forecast.backtest import widening_only
+    assert widening_only([0.5, 1.3, None, 1.1, 2.0]) == [1.0, 1.3, None, 1.3, 2.0]
+
+
+def test_without_backtest_the_ensemble_is_equal_and_says_so():
+    fc = forecast_metric(load_registry(DATA), "npl_ratio", EngineConfig(n_paths=200, models=("ets", "theta"), backtest_windows=0))
+    assert fc.method["ensemble_weights"] == {"ets": 0.5, "theta": 0.5}
+    assert fc.method["ensemble_weighting"] == "equal: backtest off"
+    assert fc.method["calibration"]["status"] == "uncalibrated: backtest_windows = 0"

@@ -16,7 +16,8 @@ def test_validate_m3_small_limit_reports_every_method(capsys):
                  "--quiet", "--format", "json"])
     rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
     assert code == 0
-    assert set(rows) == {"ets", "theta", "ensemble", "ensemble (calibrated)", "naive", "theta (statsmodels)"}
+    assert set(rows) == {"ets", "theta", "ensemble (equal weights)", "ensemble", "ensemble (calibrated)", "naive",
+                         "theta (statsmodels)"}
     for r in rows.values():
         assert r["series"] == 6 and 0 < r["smape"] < 200 and 0 <= r["coverage-95"] <= 100 and r["mase"] > 0
     # calibration stretches the band around the median; the median moves only by the even-sample
@@ -57,3 +58,18 @@ def test_naive2_uses_seasonal_adjustment_only_when_seasonal():
     seasonal = np.tile([10.0, 20.0, 10.0, 5.0], 6)
     point, _ = _naive2(seasonal, 4, 4)
     assert point[1] > point[0] > point[3]  # the seasonal shape carries into the forecast
+
+
+def test_pooled_weights_favour_the_member_closer_on_held_back_training_points():
+    from forecast.validate import pooled_weights
+    rng = np.random.default_rng(0)
+    truth = np.zeros(3)
+    good, bad = rng.normal(0, 0.1, (200, 3)), rng.normal(0, 0.1, (200, 3)) + 0.5
+    results = [{"inner": {"a": good, "b": bad}, "inner_truth": truth}, {"inner": None, "inner_truth": None}]
+    w = pooled_weights(results, ("a", "b"))
+    assert w["a"] + w["b"] == pytest.approx(1.0) and w["a"] > 0.9
+    # weights are 1 / CRPS^2: the ratio of the two weights is the squared inverse ratio of the CRPS
+    from forecast.metrics import crps_from_paths
+    ratio = (crps_from_paths(truth, bad) / crps_from_paths(truth, good)) ** 2
+    assert w["a"] / w["b"] == pytest.approx(ratio)
+    assert pooled_weights(results, ("a",)) is None

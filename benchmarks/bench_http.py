@@ -1,0 +1,158 @@
+"""HTTP latency and throughput of the real server: a cached forecast GET and a custom-scenario POST.
+
+    .venv/bin/python benchmarks/bench_http.py            # 32 concurrent connections, 4,000 requests each
+    .venv/bin/python benchmarks/bench_http.py --small    # CI-sized: a small run, 400 requests each
+
+Starts `smfcast serve` (gunicorn, the `make serve` setup) on a free loopback port over a fresh store,
+warms every worker, then drives it from another process: an asyncio client holding `--concurrency`
+connections open at once, each sending its next request as soon as the previous answer arrived
+(closed-loop load, so the server is never asked for more than it can queue). Every request opens a
+new TCP connection, as a spreadsheet's IMPORTDATA does. Latency is measured from connect to the last
+byte; p50/p99 are over all timed requests, and non-200 answers are counted and reported.
+
+Budgets (issue 6): cached forecast GET p99 under 10 ms at 32 concurrent connections; custom-scenario
+POST median under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+GET_PATH = "/v1/forecasts?metric=npl_ratio&scenario=adverse"
+POST_PATH = "/v1/forecasts"
+POST_BODY = {"metric": "npl_ratio", "base": "policy_targets", "levers": {"snow_disaster": {"2027": 1.0, "2028": 0.0}}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _one(port: int, raw: bytes) -> tuple[float, int]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    data = await reader.read()  # the request says Connection: close; read to EOF
+    writer.close()
+    elapsed = time.perf_counter() - started
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return elapsed, status
+
+
+async def _drive(port: int, raw: bytes, concurrency: int, total: int) -> tuple[list[float], list[int], float]:
+    latencies, statuses = [], []
+    remaining = total
+
+    async def worker():
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            elapsed, status = await _one(port, raw)
+            latencies.append(elapsed)
+            statuses.append(status)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, statuses, time.perf_counter() - started
+
+
+def _client(port: int, raw: bytes, concurrency: int, total: int, queue) -> None:
+    queue.put(asyncio.run(_drive(port, raw, concurrency, total)))
+
+
+def request_bytes(method: str, path: str, body: dict | None = None) -> bytes:
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAccept: application/json\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    return head.encode() + b"\r\n" + payload
+
+
+def load(port: int, raw: bytes, concurrency: int, total: int) -> tuple[np.ndarray, list[int], float]:
+    """Run the client in another process (so it does not share the server's interpreter)."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_client, args=(port, raw, concurrency, total, queue))
+    proc.start()
+    latencies, statuses, wall = queue.get()
+    proc.join()
+    return np.asarray(latencies), statuses, wall
+
+
+def start_server(store: Path, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "SMFCAST_STORE": str(store)}
+    cmd = [str(Path(sys.executable).with_name("smfcast")), "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not answer /v1/health within 120 s")
+
+
+def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> None:
+    bad = sum(1 for s in statuses if s != 200)
+    p50, p99 = np.percentile(lat * 1000, [50, 99])
+    print(f"{label}: {len(lat)} requests, p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {lat.max() * 1000:.1f} ms, "
+          f"{len(lat) / wall:.0f} requests/s, non-200: {bad}   [{budget}]")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="CI-sized: a small run and fewer requests")
+    ap.add_argument("--requests", type=int, default=None, help="timed requests per endpoint")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (make serve's default)")
+    args = ap.parse_args()
+    total = args.requests or (400 if args.small else 4000)
+
+    from forecast.engine import EngineConfig
+    from forecast.runs import RunStore, create_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "s.sqlite"
+        config = EngineConfig(n_paths=400, models=("ets", "theta"), backtest_paths=100) if args.small else EngineConfig()
+        started = time.perf_counter()
+        create_run(ROOT / "data", config, RunStore(store))
+        print(f"run computed in {time.perf_counter() - started:.1f} s ({config.n_paths} paths, models {', '.join(config.models)})")
+        port = free_port()
+        server = start_server(store, port, args.workers)
+        try:
+            get_raw, post_raw = request_bytes("GET", GET_PATH), request_bytes("POST", POST_PATH, POST_BODY)
+            for raw in (get_raw, post_raw):  # warm every worker's path cache
+                load(port, raw, args.concurrency, 8 * args.concurrency)
+            print(f"gunicorn, {args.workers} workers, {args.concurrency} concurrent connections, a new connection per request")
+            report(f"GET  {GET_PATH}", *load(port, get_raw, args.concurrency, total), "budget: p99 < 10 ms")
+            report(f"POST {POST_PATH} (custom scenario)", *load(port, post_raw, args.concurrency, total // 4),
+                   "budget: p50 < 50 ms")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
