@@ -42,4 +42,6 @@ def create_app(config: dict | None = None) -> Flask:
     from . import backtests, forecasts, health, jobs, meta, openapi, runs, targets
     for module in (health, meta, forecasts, targets, backtests, runs, jobs, openapi):
         app.register_blueprint(module.bp, url_prefix="/v1")
+    from . import page
+    app.register_blueprint(page.bp)
     return app

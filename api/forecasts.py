@@ -14,9 +14,10 @@ from forecast.errors import InvalidInput, NotFound
 from forecast.runs import BASELINE, forecast_rows, scenario_paths
 from forecast.scenarios import parse_custom
 from forecast.series import HEADLINE_METRICS
+from forecast.workbook import build_workbook
 
-from .formats import flag, respond_table, safe_filename
-from .params import allow, many, run, store
+from .formats import flag, requested_format, respond_table, safe_filename
+from .params import allow, many, registry, run, store
 
 bp = Blueprint("forecasts", __name__)
 FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
@@ -65,9 +66,11 @@ def get_forecasts():
                 row["metric"] = metric
             rows += part
     name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
+    # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run)
+    workbook = build_workbook(store(), r, registry(), metrics, scenarios, model, levels) if requested_format() == "xlsx" else None
     resp = respond_table(rows, _columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
                                                           "model": model, "levels": list(levels)},
-                         wide_stats=["mean", "median"] + level_columns(levels))
+                         wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = CACHE_CONTROL
     return resp

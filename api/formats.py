@@ -13,19 +13,12 @@ import re
 from flask import Response, jsonify, request
 
 from forecast.errors import InvalidInput
+from forecast.tables import neutralise
 
 FORMATS = ("json", "csv", "xlsx")
 LAYOUTS = ("long", "wide")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _ACCEPT = {"text/csv": "csv", XLSX_MIME: "xlsx", "application/json": "json"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """Prefix a text cell that a spreadsheet would run as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def requested_format() -> str:

@@ -112,6 +112,16 @@ def spec() -> dict:
         "/v1/jobs/{job_id}": _get("A background job's state and result",
                                   [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                                   {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}),
+        "/": {"get": {"summary": "The page: a metric and scenario (one lever adjustable) as a fan chart, band table, "
+                                 "target probabilities and download links (HTML)",
+                      "parameters": [_METRIC, {"name": "scenario", "in": "query", "schema": {"type": "string"}},
+                                     {"name": "lever", "in": "query", "schema": {"type": "string"}},
+                                     {"name": "value", "in": "query", "schema": {"type": "string"}},
+                                     {"name": "year", "in": "query", "schema": {"type": "string"}}, _RUN],
+                      "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
+                                    "422": {"description": "HTML page naming the lever input it could not use",
+                                            "content": {"text/html": {"schema": {"type": "string"}}}},
+                                    "404": _PROBLEM}}},
         "/v1/openapi.json": _get("This document", [], {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}, errors=(400,)),
         "/v1/docs": _get("Human-readable API documentation", [], {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}, errors=(400,)),
     }

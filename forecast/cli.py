@@ -140,6 +140,36 @@ def _forecast(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    """The run as a file for a spreadsheet: the workbook (XLSX) or every band as one long CSV."""
+    from pathlib import Path
+
+    from .bands import parse_levels
+    from .runs import forecast_rows
+    from .workbook import build_workbook
+    store = _store(args)
+    run = store.get(args.run)
+    levels = parse_levels(args.level)
+    metrics = args.metric or None
+    scenarios = args.scenario or None
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise InvalidInput(f"directory {out.parent} does not exist", "output")
+    if args.format == "xlsx":
+        data = build_workbook(store, run, load_registry(args.data), metrics, scenarios, args.model, levels)
+        out.write_bytes(data)
+    else:
+        rows = []
+        for metric in metrics or run.metrics:
+            for i, scenario in enumerate(scenarios or run.scenarios):
+                for row in forecast_rows(store, run, metric, args.model, scenario, levels, history=i == 0):
+                    rows.append({**row, "metric": metric})
+        columns = ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
+        out.write_text(render(rows, columns, "csv") + "\n", encoding="utf-8-sig" if args.bom else "utf-8")
+    print(f"wrote {out} ({out.stat().st_size:,} bytes) from run {run.run_id}")
+    return 0
+
+
 def _targets(args) -> int:
     from .runs import target_rows
     store = _store(args)
@@ -305,6 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--scenario-file", default=None, help="a custom scenario (TOML or JSON: base + lever overrides)")
     fc.add_argument("--format", choices=FORMATS, default="table")
     fc.set_defaults(func=_forecast)
+
+    ex = sub.add_parser("export", help="write a run as an XLSX workbook or a long CSV for spreadsheets")
+    ex.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    ex.add_argument("-o", "--output", required=True, help="file to write")
+    ex.add_argument("--run", default=None, help="run id (default: the newest)")
+    ex.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")
+    ex.add_argument("--scenario", action="append", help="repeatable (default: every preset)")
+    ex.add_argument("--model", default="ensemble")
+    ex.add_argument("--level", default="80,95", help="central band levels in percent")
+    ex.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte-order mark for Excel")
+    ex.set_defaults(func=_export)
 
     tg = sub.add_parser("targets", help="probability that each policy target is met, per scenario")
     tg.add_argument("--scenario", default=None, help="one scenario (default: every preset)")

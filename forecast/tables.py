@@ -1,4 +1,5 @@
-"""Plain-text, JSON and CSV renderings of row tables for the command line.
+"""Plain-text, JSON and CSV renderings of row tables for the command line, and the one rule that
+keeps text cells from running as spreadsheet formulas.
 
 One place decides how a list of dicts is printed, so every CLI command offers the same formats.
 """
@@ -11,6 +12,15 @@ import json
 import math
 
 FORMATS = ("table", "json", "csv")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """Prefix a text cell that a spreadsheet would run as a formula (OWASP CSV injection); numbers
+    pass untouched, so a negative number stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _cell(value) -> str:
@@ -31,7 +41,7 @@ def render(rows: list[dict], columns: list[str], fmt: str = "table") -> str:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
         for r in rows:
-            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+            writer.writerow(["" if r.get(c) is None else neutralise(r.get(c)) for c in columns])
         return buf.getvalue().rstrip("\n")
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max([_width(c)] + [_width(row[i]) for row in cells]) for i, c in enumerate(columns)]

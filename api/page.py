@@ -1,0 +1,86 @@
+"""The page at `/`: one metric, one scenario (optionally one lever moved), its fan chart, band
+table, target probabilities and download links. Server-rendered HTML with no build step; the
+numbers come from the same run store and functions as the API, so the page and a CSV agree.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
+
+from forecast.charts import fan_chart
+from forecast.engine import ENSEMBLE
+from forecast.errors import SmfcastError
+from forecast.runs import BASELINE, forecast_rows, scenario_paths, target_rows
+from forecast.scenarios import parse_custom
+from forecast.series import HEADLINE_METRICS
+
+from .params import run, store
+
+bp = Blueprint("page", __name__, template_folder="templates")
+LEVELS = (80, 95)
+
+
+def _choice(name: str, options: list[str], default: str) -> str:
+    value = request.args.get(name) or default
+    return value if value in options else default
+
+
+def _lever_request(levers: dict, years: list[int]) -> tuple[str, float | None, int, str | None]:
+    """(lever id or "", value or None, from year, error or None) from the query string."""
+    lever = request.args.get("lever", "")
+    if lever not in levers:
+        return "", None, years[0], None
+    raw = (request.args.get("value") or "").strip()
+    try:
+        year = int(request.args.get("year") or years[0])
+    except ValueError:
+        return lever, None, years[0], "year must be a whole year"
+    if year not in years:
+        year = years[0]
+    if not raw:
+        return lever, None, year, None
+    try:
+        return lever, float(raw), year, None
+    except ValueError:
+        return lever, None, year, f"value {raw!r} is not a number"
+
+
+@bp.get("/")
+def index():
+    r = run()
+    metric = _choice("metric", list(HEADLINE_METRICS), "market_size")
+    scenario = _choice("scenario", list(r.scenarios), BASELINE)
+    info = r.metric_info(metric)
+    levers = r.levers()
+    years = [p.year for p in r.periods(metric) if p.year >= 2026] or [p.year for p in r.periods(metric)]
+    lever, value, year, error = _lever_request(levers, years)
+    custom, label, status = None, scenario, 200
+    if lever and value is not None and error is None:
+        try:
+            custom = parse_custom({"base": scenario, "levers": {lever: {str(year): value}}}, r.presets(), levers)
+            label = f"{scenario} + {lever} = {value:g} from {year}"
+        except SmfcastError as exc:
+            error, status = str(exc), 422
+    if error and status == 200:
+        status = 422
+    if custom is not None:
+        rows = forecast_rows(store(), r, metric, ENSEMBLE, custom.name, LEVELS,
+                             paths=scenario_paths(store(), r, metric, ENSEMBLE, custom))
+        targets = target_rows(store(), r, [custom.name], ENSEMBLE, custom)
+    else:
+        rows = forecast_rows(store(), r, metric, ENSEMBLE, scenario, LEVELS)
+        targets = target_rows(store(), r, [scenario], ENSEMBLE)
+    svg = fan_chart(f"{info['title_en']}: {label}", info["unit"], info["history"], {scenario: rows}, "svg").decode("utf-8")
+    svg = svg[svg.index("<svg"):]  # drop the XML prologue to inline it
+    query = f"metric={metric}&scenario={scenario}&history=true&run={r.run_id}"
+    downloads = {"CSV (long)": f"/v1/forecasts?{query}&format=csv",
+                 "CSV (wide, Excel BOM)": f"/v1/forecasts?{query}&format=csv&layout=wide&bom=1",
+                 "XLSX workbook": f"/v1/forecasts?{query}&format=xlsx",
+                 "XLSX, every scenario": f"/v1/forecasts?metric={metric}&scenario=all&history=true&run={r.run_id}&format=xlsx"}
+    html = render_template("index.html", run=r, metrics=HEADLINE_METRICS, metric=metric, info=info, scenarios=r.scenarios,
+                           scenario=scenario, scenario_titles={s: r.scenario(s).title for s in r.scenarios},
+                           levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,
+                           label=label, rows=rows, history=info["history"], targets=[t for t in targets if t["metric"] == metric] or targets,
+                           chart=Markup(svg), downloads=downloads, unit=info["unit"], method=info["method"])
+    return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

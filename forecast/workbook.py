@@ -1,0 +1,263 @@
+"""The analyst's workbook: one XLSX a bureau or bank desk can open, check and paste from.
+
+One sheet per headline metric (periods down, history then forecast; scenario x statistic across,
+with a native line chart of history, median and bands), then targets, assumptions (levers,
+elasticities, scenario paths), sources (every observation behind the history) and the run (ids,
+versions, seed). Numbers are written as numbers with display formats (percent, 亿元) so a formula
+in the user's own sheet can use them; every text cell passes through `tables.neutralise`, and
+text is always written as text (xlsxwriter's generic `write` would turn "=..." into a formula).
+
+Column headers on metric sheets are machine names identical to the CSV wide layout
+(`adverse-lo-95`); the row above them carries the scenario's title, so a Power Query step or a
+test can find a number by name, and a person can read the sheet.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import metadata
+
+from .bands import DEFAULT_LEVELS, level_columns
+from .engine import ENSEMBLE
+from .runs import Run, RunStore, forecast_rows, target_rows
+from .series import HEADLINE_METRICS, Registry
+from .tables import neutralise
+
+NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
+UNIT_TITLES = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"}
+LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast", "xlsxwriter", "flask")
+HEADER_ROW = 3  # 0-based: title, run line, scenario titles, then the machine-readable header
+
+
+def stat_columns(levels=DEFAULT_LEVELS) -> list[str]:
+    return ["mean", "median"] + level_columns(levels)
+
+
+def metric_table(store: RunStore, run: Run, metric: str, scenarios: list[str], model: str = ENSEMBLE,
+                 levels=DEFAULT_LEVELS) -> tuple[list[dict], list[str]]:
+    """Rows (one per period: history, then forecast) and columns (`period`, `kind`, `observed`,
+    `quality`, then `{scenario}-{stat}`) of one metric sheet."""
+    info = run.metric_info(metric)
+    stats = stat_columns(levels)
+    rows = {h["period"]: {"period": h["period"], "kind": "history", "observed": h["value"], "quality": h["quality"]}
+            for h in info["history"]}
+    columns = ["period", "kind", "observed", "quality"]
+    for scenario in scenarios:
+        columns += [f"{scenario}-{s}" for s in stats]
+        for r in forecast_rows(store, run, metric, model, scenario, levels):
+            row = rows.setdefault(r["period"], {"period": r["period"], "kind": "forecast"})
+            row.update({f"{scenario}-{s}": r[s] for s in stats})
+    return list(rows.values()), columns
+
+
+def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, metrics: list[str] | None = None,
+                   scenarios: list[str] | None = None, model: str = ENSEMBLE, levels=DEFAULT_LEVELS) -> bytes:
+    """The run as XLSX bytes: the given metrics and scenarios (default: all of the run's).
+    `registry` (the data the run was made from) adds source titles, publishers and links to the
+    sources sheet; without it the sheet lists source ids only."""
+    metrics = metrics or [m for m in HEADLINE_METRICS if m in run.metrics]
+    scenarios = scenarios or list(run.scenarios)
+    for name in scenarios:
+        run.scenario(name)  # unknown names fail here, with the choices, before any bytes are written
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                   "strings_to_numbers": False})
+    fmt = _Formats(wb)
+    for metric in metrics:
+        _metric_sheet(wb, fmt, store, run, metric, scenarios, model, levels)
+    _targets_sheet(wb, fmt, store, run, scenarios, model)
+    _assumptions_sheet(wb, fmt, run, scenarios)
+    _sources_sheet(wb, fmt, run, metrics, registry)
+    _run_sheet(wb, fmt, run, model)
+    wb.close()
+    return buf.getvalue()
+
+
+class _Formats:
+    def __init__(self, wb):
+        self.title = wb.add_format({"bold": True, "font_size": 13})
+        self.note = wb.add_format({"italic": True, "font_color": "#555555"})
+        self.header = wb.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True, "valign": "top"})
+        self.group = wb.add_format({"bold": True, "align": "center", "bg_color": "#F2F2F2", "border": 1})
+        self.text = wb.add_format({"valign": "top"})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.number = wb.add_format({"num_format": "#,##0.0000"})
+        self.probability = wb.add_format({"num_format": "0.0%"})
+        self.units = {unit: wb.add_format({"num_format": f}) for unit, f in NUMBER_FORMATS.items()}
+
+
+def _write_text(ws, row: int, col: int, value, cell_format=None) -> None:
+    ws.write_string(row, col, str(neutralise("" if value is None else value)), cell_format)
+
+
+def _write_cell(ws, row: int, col: int, value, number_format=None, text_format=None) -> None:
+    """Numbers as numbers, booleans as booleans, everything else as (neutralised) text."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        ws.write_boolean(row, col, value)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, float(value), number_format)
+    else:
+        _write_text(ws, row, col, value, text_format)
+
+
+def _table(ws, fmt: _Formats, top: int, rows: list[dict], columns: list[str], widths: dict[str, int] | None = None,
+           number_formats: dict[str, object] | None = None) -> int:
+    """Header at `top`, rows below, header frozen; returns the next free row."""
+    for c, name in enumerate(columns):
+        _write_text(ws, top, c, name, fmt.header)
+        ws.set_column(c, c, (widths or {}).get(name, max(10, min(48, len(name) + 4))))
+    for r, row in enumerate(rows, start=top + 1):
+        for c, name in enumerate(columns):
+            _write_cell(ws, r, c, row.get(name), (number_formats or {}).get(name, fmt.number), fmt.wrap)
+    ws.freeze_panes(top + 1, 0)
+    if rows:
+        ws.autofilter(top, 0, top + len(rows), len(columns) - 1)
+    return top + len(rows) + 2
+
+
+def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str, scenarios: list[str], model: str, levels) -> None:
+    info = run.metric_info(metric)
+    unit = info["unit"]
+    number = fmt.units.get(unit, fmt.number)
+    rows, columns = metric_table(store, run, metric, scenarios, model, levels)
+    ws = wb.add_worksheet(metric[:31])
+    _write_text(ws, 0, 0, f"{info['title_zh']}  {info['title_en']} ({UNIT_TITLES.get(unit, unit)})", fmt.title)
+    method = info["method"]
+    _write_text(ws, 1, 0, f"run {run.run_id} · model {model} · method {method.get('method')} · "
+                          f"calibration {method.get('calibration', {}).get('status', 'n/a')} · series {info['series_id']}", fmt.note)
+    scenario_titles = {name: run.scenario(name).title for name in scenarios}
+    stats = stat_columns(levels)
+    for c, name in enumerate(columns):
+        scen, _, stat = name.partition("-")
+        if stat and scen in scenario_titles and stat == stats[0]:
+            first, last = c, c + len(stats) - 1
+            title = f"{scenario_titles[scen]} / {scen}"
+            if last > first:
+                ws.merge_range(2, first, 2, last, str(neutralise(title)), fmt.group)
+            else:
+                _write_text(ws, 2, first, title, fmt.group)
+    widths = {"period": 10, "kind": 10, "observed": 14, "quality": 11}
+    _table(ws, fmt, HEADER_ROW, rows, columns, {**widths, **{c: 15 for c in columns if c not in widths}},
+           {c: number for c in columns if c not in ("period", "kind", "quality")})
+    ws.freeze_panes(HEADER_ROW + 1, 1)
+    _line_chart(wb, ws, metric, info, rows, columns, scenarios[0], levels)
+
+
+def _line_chart(wb, ws, sheet: str, info: dict, rows: list[dict], columns: list[str], scenario: str, levels) -> None:
+    """History, the first scenario's median and its widest and narrowest bands, as native lines."""
+    first, last = HEADER_ROW + 1, HEADER_ROW + len(rows)
+    chart = wb.add_chart({"type": "line"})
+    lo, hi = min(levels), max(levels)
+    lines = [("observed", "history", {"color": "#000000", "width": 2.25}),
+             (f"{scenario}-median", f"{scenario} median", {"color": "#1F4E79", "width": 2.25}),
+             (f"{scenario}-lo-{hi}", f"{hi}% band", {"color": "#9DC3E6", "dash_type": "dash"}),
+             (f"{scenario}-hi-{hi}", f"{hi}% band (upper)", {"color": "#9DC3E6", "dash_type": "dash"}),
+             (f"{scenario}-lo-{lo}", f"{lo}% band", {"color": "#2E75B6", "dash_type": "dash"}),
+             (f"{scenario}-hi-{lo}", f"{lo}% band (upper)", {"color": "#2E75B6", "dash_type": "dash"})]
+    for column, name, line in lines:
+        if column not in columns:
+            continue
+        c = columns.index(column)
+        chart.add_series({"name": name, "categories": [sheet, first, 0, last, 0], "values": [sheet, first, c, last, c],
+                          "line": line, "marker": {"type": "circle", "size": 4} if column == "observed" else {"type": "none"}})
+    chart.set_title({"name": f"{info['title_zh']} {info['title_en']}", "name_font": {"size": 11}})
+    chart.set_y_axis({"name": UNIT_TITLES.get(info["unit"], info["unit"]), "major_gridlines": {"visible": True}})
+    chart.set_x_axis({"name": "period"})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 400})
+    chart.show_blanks_as("gap")
+    ws.insert_chart(HEADER_ROW + len(rows) + 3, 0, chart)
+
+
+def _targets_sheet(wb, fmt: _Formats, store: RunStore, run: Run, scenarios: list[str], model: str) -> None:
+    ws = wb.add_worksheet("targets")
+    _write_text(ws, 0, 0, "政策目标达成概率  Probability each policy target is met, per scenario", fmt.title)
+    _write_text(ws, 1, 0, f"run {run.run_id} · model {model} · share of sample paths meeting the condition", fmt.note)
+    rows = target_rows(store, run, scenarios, model) if run.targets() else []
+    titles_zh = {t.id: t.title_zh for t in run.targets().values()}
+    for r in rows:
+        r["title_zh"] = titles_zh.get(r["target"], "")
+    columns = ["target", "title_zh", "title_en", "metric", "year", "condition", "scenario", "probability", "median"]
+    _table(ws, fmt, HEADER_ROW, rows, columns, {"title_zh": 30, "title_en": 44, "condition": 16},
+           {"probability": fmt.probability, "year": None})
+
+
+def _assumptions_sheet(wb, fmt: _Formats, run: Run, scenarios: list[str]) -> None:
+    ws = wb.add_worksheet("assumptions")
+    _write_text(ws, 0, 0, "政策杠杆与弹性假设  Levers, elasticities and scenario paths (editable in data/levers.toml)", fmt.title)
+    _write_text(ws, 1, 0, "effect(year) = elasticity x (lever(year - lag) - baseline); one triangular draw (low, mode, high) per path",
+                fmt.note)
+    levers = []
+    for lever in run.levers().values():
+        for e in lever.effects:
+            levers.append({"lever": lever.id, "title_zh": lever.title_zh, "title_en": lever.title_en, "unit": lever.unit,
+                           "baseline": lever.baseline, "range_low": lever.lower, "range_high": lever.upper, "lag": lever.lag,
+                           "metric": e.metric, "elasticity_low": e.low, "elasticity_mode": e.mode, "elasticity_high": e.high,
+                           "elasticity_unit": e.unit, "basis": lever.basis, "why": lever.why, "quote": lever.quote})
+    columns = ["lever", "title_zh", "title_en", "unit", "baseline", "range_low", "range_high", "lag", "metric",
+               "elasticity_low", "elasticity_mode", "elasticity_high", "elasticity_unit", "basis", "why", "quote"]
+    nxt = _table(ws, fmt, HEADER_ROW, levers, columns, {"title_zh": 24, "title_en": 34, "why": 60, "quote": 60, "unit": 24},
+                 {"lag": None})
+    paths = []
+    for name in scenarios:
+        scenario = run.scenario(name)
+        for lever, path in sorted(scenario.paths.items()):
+            for year, value in sorted(path.items()):
+                paths.append({"scenario": name, "title": scenario.title, "lever": lever, "from_year": year, "value": value})
+    _write_text(ws, nxt, 0, "情景路径  Scenario paths (a value holds until the next year given)", fmt.title)
+    _table(ws, fmt, nxt + 1, paths, ["scenario", "title", "lever", "from_year", "value"], {"title": 40}, {"from_year": None})
+    ws.freeze_panes(HEADER_ROW + 1, 1)
+
+
+def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Registry | None) -> None:
+    ws = wb.add_worksheet("sources")
+    _write_text(ws, 0, 0, "数据来源  Every observation behind the history, with its source and grade", fmt.title)
+    _write_text(ws, 1, 0, "quality: official > repost > secondary > report > derived > doubtful (doubtful is not fitted)", fmt.note)
+    sources = registry.sources if registry is not None else {}
+    rows = []
+
+    def add(metric, role, series_id, unit, history):
+        for h in history:
+            src = sources.get(h.get("source_id"), {})
+            rows.append({"metric": metric, "role": role, "series_id": series_id, "period": h["period"], "value": h["value"],
+                         "unit": unit, "quality": h["quality"], "source_id": h.get("source_id"),
+                         "publisher": src.get("publisher"), "title": src.get("title"), "url": src.get("url"),
+                         "quote": src.get("quote")})
+
+    for metric in metrics:
+        info = run.metric_info(metric)
+        add(metric, "Qinghai series", info["series_id"], info["unit"], info["history"])
+        national = info["method"].get("national")
+        if registry is not None and national in registry.series:
+            # the national counterpart the provincial relation is fitted to, as in today's files
+            add(metric, "national counterpart", national, registry.meta(national).unit,
+                [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id}
+                 for o in registry.observations(national)])
+    columns = ["metric", "role", "series_id", "period", "value", "unit", "quality", "source_id", "publisher", "title", "url", "quote"]
+    _table(ws, fmt, HEADER_ROW, rows, columns, {"series_id": 26, "source_id": 30, "title": 50, "url": 40, "quote": 60, "role": 20})
+
+
+def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
+    from . import __version__
+    ws = wb.add_worksheet("run")
+    _write_text(ws, 0, 0, "运行信息  The run these numbers come from (pin it with ?run=ID)", fmt.title)
+    rows = [{"key": "run_id", "value": run.run_id}, {"key": "created", "value": run.created},
+            {"key": "smfcast", "value": __version__}, {"key": "run made with smfcast", "value": run.version},
+            {"key": "model", "value": model}]
+    rows += [{"key": f"config.{k}", "value": v if isinstance(v, (int, float, str)) else str(v)} for k, v in sorted(run.config.items())]
+    for lib in LIBRARIES:
+        try:
+            rows.append({"key": f"library.{lib}", "value": metadata.version(lib)})
+        except metadata.PackageNotFoundError:
+            rows.append({"key": f"library.{lib}", "value": "not installed"})
+    rows += [{"key": f"input.{name}", "value": digest} for name, digest in sorted(run.inputs.items())]
+    for metric in run.metrics:
+        method = run.metric_info(metric)["method"]
+        rows.append({"key": f"{metric}.method", "value": str(method.get("method"))})
+        rows.append({"key": f"{metric}.ensemble_weights", "value": str(method.get("ensemble_weights"))})
+        rows.append({"key": f"{metric}.calibration", "value": str(method.get("calibration", {}).get("status"))})
+    _table(ws, fmt, 2, rows, ["key", "value"], {"key": 36, "value": 70}, {"value": None})
