@@ -178,6 +178,17 @@ def leave_one_out_calibrated(windows: list[tuple[int, np.ndarray]], z: np.ndarra
     return out
 
 
+def origins(rows: list[dict], grid: list[str], model: str = "ensemble") -> list[dict]:
+    """One model's forecasts from each origin, labelled on the series' grid (`grid[i]` names the
+    i-th regular period), in the shape `charts.backtest_chart` draws."""
+    out = []
+    for cutoff in sorted({r["cutoff"] for r in rows if r["model"] == model}):
+        mine = [r for r in rows if r["model"] == model and r["cutoff"] == cutoff]
+        out.append({"origin": grid[cutoff - 1], "periods": [grid[cutoff - 1 + r["horizon"]] for r in mine],
+                    "median": [r["median"] for r in mine], "lo": [r["lo-80"] for r in mine], "hi": [r["hi-80"] for r in mine]})
+    return out
+
+
 def learn(z: np.ndarray, transform: Transform, season_length: int, models: tuple[str, ...], spec: BacktestSpec,
           n_paths: int, seed: int, label: str) -> tuple[dict[str, float] | None, list | None, dict]:
     """What a run takes from backtesting the series it fits: member weights (None: equal), the

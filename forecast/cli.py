@@ -189,7 +189,7 @@ def _backtest(args) -> int:
 
     from tqdm import tqdm
 
-    from .backtest import BacktestSpec, run_and_store
+    from .backtest import BacktestSpec, origins, run_and_store
     from .charts import backtest_chart
     from .engine import MEMBERS
     from .executor import executor
@@ -223,13 +223,8 @@ def _backtest(args) -> int:
         meta = reg.meta(res.series_id)
         obs = reg.observations(res.series_id, UNFIT_QUALITIES)
         grid = [str(p) for p in regularize(obs, meta.transformer).periods]  # cutoffs index this grid
-        origins = []
-        for cutoff in sorted({r["cutoff"] for r in res.rows if r["model"] == "ensemble"}):
-            mine = [r for r in res.rows if r["model"] == "ensemble" and r["cutoff"] == cutoff]
-            origins.append({"origin": grid[cutoff - 1], "periods": [grid[cutoff - 1 + r["horizon"]] for r in mine],
-                            "median": [r["median"] for r in mine], "lo": [r["lo-80"] for r in mine], "hi": [r["hi-80"] for r in mine]})
         png = backtest_chart(f"{res.series_id}: ensemble forecasts from each origin (80% band)", meta.unit,
-                             [str(o.period) for o in obs], [o.value for o in obs], origins)
+                             [str(o.period) for o in obs], [o.value for o in obs], origins(res.rows, grid))
         (out_dir / f"backtest_{res.series_id}.png").write_bytes(png)
     print(f"backtest {backtest_id}: h={spec.h}, n_windows={spec.n_windows}, step_size={spec.step_size}; "
           f"CSV and charts in {out_dir}/, stored in {store.path}")

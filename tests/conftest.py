@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,3 +42,32 @@ def app(small_store):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(small_store):
+    """The real server (`smfcast serve`, gunicorn) on a free loopback port over the small run's store."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"SMFCAST_STORE": str(small_store.path), "PATH": str(Path(sys.executable).parent), "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "forecast.cli", "serve", "--port", str(port), "--workers", "1"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(base + "/v1/health", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        else:
+            raise AssertionError("gunicorn did not answer /v1/health")
+        if proc.poll() is not None:
+            raise AssertionError("the server exited: " + proc.stdout.read().decode(errors="replace"))
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -5,19 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from forecast.cli import main
 from tests.conftest import DATA
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
@@ -93,35 +87,13 @@ def test_forecast_targets_and_scenario_file(small_store, small_run, tmp_path, ca
     assert code == 2 and "lever 'snow_disaster' in 2027 is 5" in err and "[0, 1]" in err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_real_gunicorn_serves_csv_over_http(small_store):
-    port = _free_port()
-    env = {"SMFCAST_STORE": str(small_store.path), "PATH": str(Path(sys.executable).parent), "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "forecast.cli", "serve", "--port", str(port), "--workers", "1"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(base + "/v1/health", timeout=2) as r:
-                    health = json.load(r)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("gunicorn did not answer: " + proc.stdout.read1().decode(errors="replace"))
-        assert health["status"] == "ok" and health["run_id"]
-        with urllib.request.urlopen(base + "/v1/forecasts?metric=npl_ratio&scenario=adverse&format=csv", timeout=10) as r:
-            assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
-            rows = list(csv.DictReader(io.StringIO(r.read().decode("utf-8"))))
-        assert [row["period"] for row in rows][-5:] == ["2026", "2027", "2028", "2029", "2030"]
-        assert all(row["scenario"] == "adverse" for row in rows)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+def test_real_gunicorn_serves_csv_over_http(live_server):
+    with urllib.request.urlopen(live_server + "/v1/health", timeout=10) as r:
+        health = json.load(r)
+    assert health["status"] == "ok" and health["run_id"]
+    with urllib.request.urlopen(live_server + "/v1/forecasts?metric=npl_ratio&scenario=adverse&format=csv", timeout=10) as r:
+        assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
+        rows = list(csv.DictReader(io.StringIO(r.read().decode("utf-8"))))
+    assert [row["period"] for row in rows][-5:] == ["2026", "2027", "2028", "2029", "2030"]
+    assert all(row["scenario"] == "adverse" for row in rows)

@@ -1,0 +1,79 @@
+"""The page at `/`: rendered by the server from the run store, tested with Flask's client and in a
+real headless Chromium (Debian's chromium and chromium-driver, driven by Selenium)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+
+def _table(html: str, table_id: str) -> list[list[str]]:
+    body = html[html.index(f'<table id="{table_id}"'):]
+    body = body[:body.index("</table>")]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)[1:]]
+
+
+def test_page_shows_bands_targets_chart_and_downloads_from_the_run(client, small_run):
+    from forecast.runs import forecast_rows
+    resp = client.get("/?metric=npl_ratio&scenario=adverse")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    rows = [r for r in _table(html, "bands") if r[1] == "forecast"]
+    expected = forecast_rows(client.application.extensions["smfcast_store"], small_run, "npl_ratio", "ensemble", "adverse")
+    assert [r[0] for r in rows] == [e["period"] for e in expected]
+    assert [float(r[2]) for r in rows] == pytest.approx([round(e["median"], 3) for e in expected], abs=6e-4)
+    assert "<svg" in html and "P(met)" in html and "2.2" in html
+    assert f"/v1/forecasts?metric=npl_ratio&amp;scenario=adverse&amp;history=true&amp;run={small_run.run_id}&amp;format=xlsx" in html
+
+
+def test_page_lever_adjustment_moves_the_band_and_bad_input_is_named(client):
+    base = _table(client.get("/?metric=npl_ratio&scenario=baseline").get_data(as_text=True), "bands")
+    moved = client.get("/?metric=npl_ratio&scenario=baseline&lever=snow_disaster&value=1&year=2027")
+    assert moved.status_code == 200
+    after = _table(moved.get_data(as_text=True), "bands")
+    by_base, by_after = {r[0]: float(r[2]) for r in base}, {r[0]: float(r[2]) for r in after}
+    assert by_after["2027"] > by_base["2027"] and by_after["2026"] == by_base["2026"]
+    bad = client.get("/?metric=npl_ratio&lever=snow_disaster&value=5&year=2027")
+    assert bad.status_code == 422 and "outside its plausible range [0, 1]" in bad.get_data(as_text=True)
+    nan = client.get("/?metric=npl_ratio&lever=snow_disaster&value=lots")
+    assert nan.status_code == 422 and "value &#39;lots&#39; is not a number" in nan.get_data(as_text=True)
+
+
+def _chromium():
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        reason = "Debian's chromium and chromium-driver are not installed; .ci/run installs them when it can"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,1600"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium_changes_chart_and_table_with_the_scenario(live_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    browser = _chromium()
+    try:
+        browser.get(live_server + "/?metric=npl_ratio&scenario=baseline")
+        table = browser.find_element(By.ID, "bands").text
+        chart = browser.find_element(By.CSS_SELECTOR, "#chart svg").get_attribute("innerHTML")
+        assert "2030" in table and len(chart) > 1000
+        Select(browser.find_element(By.ID, "scenario")).select_by_value("adverse")  # onchange submits the form
+        WebDriverWait(browser, 30).until(lambda b: "scenario=adverse" in b.current_url)
+        WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "chart").get_attribute("data-scenario") == "adverse")
+        assert browser.find_element(By.ID, "bands").text != table
+        assert browser.find_element(By.CSS_SELECTOR, "#chart svg").get_attribute("innerHTML") != chart
+        assert Select(browser.find_element(By.ID, "scenario")).first_selected_option.get_attribute("value") == "adverse"
+        link = browser.find_element(By.PARTIAL_LINK_TEXT, "XLSX workbook").get_attribute("href")
+        assert "scenario=adverse" in link and "format=xlsx" in link
+    finally:
+        browser.quit()
