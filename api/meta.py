@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from forecast.errors import NotFound
+from forecast.scenarios import LEVER_COLUMNS, lever_rows
 
 from .formats import respond_table, safe_filename
 from .params import allow, registry, run
@@ -13,8 +14,6 @@ bp = Blueprint("meta", __name__)
 
 SERIES_COLUMNS = ["id", "title_en", "title_zh", "region", "unit", "frequency", "transform", "national", "first", "last", "count", "headline"]
 OBS_COLUMNS = ["series_id", "period", "value", "unit", "quality", "note", "source_id", "publisher", "title", "url", "quote"]
-LEVER_COLUMNS = ["id", "title_en", "title_zh", "unit", "baseline", "low_range", "high_range", "lag", "metric",
-                 "elasticity_low", "elasticity_mode", "elasticity_high", "elasticity_unit", "basis", "why", "quote"]
 
 
 @bp.get("/series")
@@ -53,13 +52,7 @@ def series_detail(series_id: str):
 def levers():
     allow("run")
     r = run()
-    rows = []
-    for lever in r.levers().values():
-        for e in lever.effects:
-            rows.append({"id": lever.id, "title_en": lever.title_en, "title_zh": lever.title_zh, "unit": lever.unit,
-                         "baseline": lever.baseline, "low_range": lever.lower, "high_range": lever.upper, "lag": lever.lag,
-                         "metric": e.metric, "elasticity_low": e.low, "elasticity_mode": e.mode, "elasticity_high": e.high,
-                         "elasticity_unit": e.unit, "basis": lever.basis, "why": lever.why, "quote": lever.quote})
+    rows = lever_rows(r.levers())
     return respond_table(rows, LEVER_COLUMNS, safe_filename("smfcast_levers", r.run_id), {"run_id": r.run_id})
 
 

@@ -100,7 +100,7 @@ def start_server(store: Path, port: int, workers: int) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).with_name("smfcast")), "serve", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # a fresh store computes its first run before serving
     while time.time() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited: {proc.stderr.read().decode()[-2000:]}")
@@ -111,7 +111,7 @@ def start_server(store: Path, port: int, workers: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("the server did not answer /v1/health within 120 s")
+    raise SystemExit("the server did not answer /v1/health within 600 s")
 
 
 def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> None:

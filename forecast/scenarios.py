@@ -261,3 +261,16 @@ def apply(z: np.ndarray, metric: str, years: list[int], transform: Transform, sc
     natural = transform.inverse(z) + pp
     eps = 1e-6 * (transform.upper - transform.lower)
     return transform.forward(np.clip(natural, transform.lower + eps, transform.upper - eps))
+
+
+LEVER_COLUMNS = ["id", "title_en", "title_zh", "unit", "baseline", "low_range", "high_range", "lag", "metric",
+                 "elasticity_low", "elasticity_mode", "elasticity_high", "elasticity_unit", "basis", "why", "quote"]
+
+
+def lever_rows(levers: dict[str, Lever]) -> list[dict]:
+    """One row per lever and metric it moves, with the elasticity's low / mode / high (`LEVER_COLUMNS`)."""
+    return [{"id": lever.id, "title_en": lever.title_en, "title_zh": lever.title_zh, "unit": lever.unit,
+             "baseline": lever.baseline, "low_range": lever.lower, "high_range": lever.upper, "lag": lever.lag,
+             "metric": e.metric, "elasticity_low": e.low, "elasticity_mode": e.mode, "elasticity_high": e.high,
+             "elasticity_unit": e.unit, "basis": lever.basis, "why": lever.why, "quote": lever.quote}
+            for lever in levers.values() for e in lever.effects]

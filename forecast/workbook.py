@@ -21,6 +21,7 @@ from .bands import DEFAULT_LEVELS, level_columns
 from .engine import ENSEMBLE
 from .runs import Run, RunStore, forecast_rows, target_rows
 from .series import HEADLINE_METRICS, Registry
+from .scenarios import LEVER_COLUMNS, lever_rows
 from .tables import neutralise
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
@@ -144,6 +145,9 @@ def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str, sce
     _table(ws, fmt, HEADER_ROW, rows, columns, {**widths, **{c: 15 for c in columns if c not in widths}},
            {c: number for c in columns if c not in ("period", "kind", "quality")})
     ws.freeze_panes(HEADER_ROW + 1, 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # printed (and PDF-exported) one page wide
+    ws.repeat_rows(HEADER_ROW)
     _line_chart(wb, ws, metric, info, rows, columns, scenarios[0], levels)
 
 
@@ -191,16 +195,8 @@ def _assumptions_sheet(wb, fmt: _Formats, run: Run, scenarios: list[str]) -> Non
     _write_text(ws, 0, 0, "政策杠杆与弹性假设  Levers, elasticities and scenario paths (editable in data/levers.toml)", fmt.title)
     _write_text(ws, 1, 0, "effect(year) = elasticity x (lever(year - lag) - baseline); one triangular draw (low, mode, high) per path",
                 fmt.note)
-    levers = []
-    for lever in run.levers().values():
-        for e in lever.effects:
-            levers.append({"lever": lever.id, "title_zh": lever.title_zh, "title_en": lever.title_en, "unit": lever.unit,
-                           "baseline": lever.baseline, "range_low": lever.lower, "range_high": lever.upper, "lag": lever.lag,
-                           "metric": e.metric, "elasticity_low": e.low, "elasticity_mode": e.mode, "elasticity_high": e.high,
-                           "elasticity_unit": e.unit, "basis": lever.basis, "why": lever.why, "quote": lever.quote})
-    columns = ["lever", "title_zh", "title_en", "unit", "baseline", "range_low", "range_high", "lag", "metric",
-               "elasticity_low", "elasticity_mode", "elasticity_high", "elasticity_unit", "basis", "why", "quote"]
-    nxt = _table(ws, fmt, HEADER_ROW, levers, columns, {"title_zh": 24, "title_en": 34, "why": 60, "quote": 60, "unit": 24},
+    levers = lever_rows(run.levers())
+    nxt = _table(ws, fmt, HEADER_ROW, levers, LEVER_COLUMNS, {"title_zh": 24, "title_en": 34, "why": 60, "quote": 60, "unit": 24},
                  {"lag": None})
     paths = []
     for name in scenarios:
