@@ -89,8 +89,10 @@ def _run(args) -> int:
     from .runs import create_run
     started = time.perf_counter()
     store = _store(args)
-    run = create_run(args.data, _engine_config(args), store,
-                     progress=lambda m: print(f"fitting {m} ...", file=sys.stderr, flush=True))
+    from .executor import executor
+    with executor(getattr(args, "engine", "local"), getattr(args, "address", None)) as ex:
+        run = create_run(args.data, _engine_config(args), store, executor=ex,
+                         progress=lambda m: print(f"fitted {m}", file=sys.stderr, flush=True))
     took = time.perf_counter() - started
     print(f"run {run.run_id} ({run.created}) in {took:.1f} s -> {store.path}")
     rows = []
@@ -318,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=20260101)
     run.add_argument("--paths", type=int, default=2000, help="sample paths per model (default 2000)")
     run.add_argument("--models", default=None, help="comma-separated members (default: arima,prophet,ets,theta)")
+    run.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
+                     help="where the metrics are fitted: local processes (default), serial, or a Dask scheduler")
+    run.add_argument("--address", default=None, help="Dask scheduler address for --engine dask")
     run.set_defaults(func=_run)
 
     fc = sub.add_parser("forecast", help="print bands for one metric from a stored run")

@@ -8,6 +8,7 @@ arguments, so all three give the same numbers.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -41,7 +42,11 @@ def executor(engine: str = "local", address: str | None = None, workers: int | N
         yield _Serial()
     elif engine == "local":
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=n) as pool:
+        # forkserver: workers fork from a clean single-threaded server that has imported the engine
+        # once, which is safe from a threaded parent (a gunicorn worker) and starts fast.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["forecast.engine"])
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             yield pool
     else:
         if not address:

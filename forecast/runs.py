@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .bands import DEFAULT_LEVELS, band_rows, history_rows
-from .engine import ENSEMBLE, EngineConfig, forecast_metric
+from .engine import ENSEMBLE, EngineConfig, MetricForecast, forecast_metric
 from .errors import NotFound
 from .periods import parse_period
 from .scenarios import Lever, Scenario, apply, load_levers, load_scenarios
@@ -251,11 +251,18 @@ def _history(observations) -> list[dict]:
     return [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id} for o in observations]
 
 
+def _forecast_task(task) -> MetricForecast:
+    """One metric, fitted from the data directory (a process of its own under the local executor)."""
+    data_dir, metric, config = task
+    return forecast_metric(load_registry(data_dir), metric, config)
+
+
 def create_run(data_dir: str | Path | None = None, config: EngineConfig | None = None, store: RunStore | None = None,
-               progress=None) -> Run:
+               progress=None, executor=None) -> Run:
     """Fit everything, apply every preset scenario, and store the run; return the stored run if
     these inputs were run before. Ensemble weights and band calibration come from each metric's
-    own backtest (see `engine.EngineConfig`).
+    own backtest (see `engine.EngineConfig`). `executor` (see `executor.py`) fits the metrics in
+    parallel; the numbers do not depend on it.
 
     The run keeps its levers and scenario definitions, so a custom scenario asked of an old run
     is computed with that run's assumptions, not today's files.
@@ -271,10 +278,10 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     presets = load_scenarios(data_dir, levers)
     targets = load_targets(data_dir)
     arrays, metrics = {}, {}
-    for metric in HEADLINE_METRICS:
+    tasks = [(data_dir, metric, config) for metric in HEADLINE_METRICS]
+    for metric, fc in zip(HEADLINE_METRICS, (executor.map if executor else map)(_forecast_task, tasks)):
         if progress:
             progress(metric)
-        fc = forecast_metric(reg, metric, config)
         years = [p.year for p in fc.periods]
         for model, z in fc.paths.items():
             for name, scenario in presets.items():

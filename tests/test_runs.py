@@ -146,3 +146,17 @@ def test_without_backtest_the_ensemble_is_equal_and_says_so():
     assert fc.method["ensemble_weights"] == {"ets": 0.5, "theta": 0.5}
     assert fc.method["ensemble_weighting"] == "equal: backtest off"
     assert fc.method["calibration"]["status"] == "uncalibrated: backtest_windows = 0"
+
+
+def test_metrics_fitted_in_local_processes_equal_the_serial_run(tmp_path):
+    from forecast.executor import executor
+    config = EngineConfig(n_paths=100, models=("ets", "theta"), backtest_windows=5, backtest_paths=100)
+    serial = create_run(DATA, config, RunStore(tmp_path / "a.sqlite"))
+    with executor("local", workers=2) as ex:
+        parallel = create_run(DATA, config, RunStore(tmp_path / "b.sqlite"), executor=ex)
+    assert parallel.run_id == serial.run_id
+    for metric in serial.metrics:
+        assert parallel.metric_info(metric)["method"] == serial.metric_info(metric)["method"]
+        for scenario in serial.scenarios:
+            np.testing.assert_array_equal(RunStore(tmp_path / "b.sqlite").paths(parallel.run_id, metric, "ensemble", scenario),
+                                          RunStore(tmp_path / "a.sqlite").paths(serial.run_id, metric, "ensemble", scenario))
