@@ -4,6 +4,8 @@ and fan charts."""
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 
 from flask import Blueprint, Response, request
 
@@ -22,6 +24,31 @@ from .params import allow, many, registry, run, store
 bp = Blueprint("forecasts", __name__)
 FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
 CACHE_CONTROL = "public, max-age=60"
+
+
+class ResponseCache:
+    """The last `size` forecast answers of this worker, by ETag (run id + query + Accept). A run
+    never changes, so an answer never goes stale; a new run has a new id and so new keys."""
+
+    def __init__(self, size: int = 256):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: str):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key: str, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+RESPONSES = ResponseCache()
 
 
 def _metrics() -> list[str]:
@@ -57,6 +84,10 @@ def get_forecasts():
         resp.set_etag(etag)
         resp.headers["Cache-Control"] = CACHE_CONTROL
         return resp
+    cached = RESPONSES.get(etag)
+    if cached is not None:  # the same run, query and Accept header: the same bytes
+        body, mimetype, headers = cached
+        return Response(body, mimetype=mimetype, headers=headers)
     metrics = _metrics()
     rows = []
     for metric in metrics:
@@ -73,6 +104,7 @@ def get_forecasts():
                          wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = CACHE_CONTROL
+    RESPONSES.put(etag, (resp.get_data(), resp.mimetype, dict(resp.headers)))
     return resp
 
 

@@ -42,23 +42,26 @@ def post_run():
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object such as {\"seed\": 1, \"n_paths\": 2000}", "body")
-    unknown = sorted(set(body) - {"seed", "n_paths", "models"})
+    bounds = {"seed": (0, 2**32 - 1), "n_paths": (100, 20000), "backtest_h": (1, 12), "backtest_windows": (0, 20),
+              "backtest_paths": (100, 5000)}
+    unknown = sorted(set(body) - set(bounds) - {"models"})
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; a refit takes seed, n_paths and models", unknown[0])
+        raise InvalidInput(f"unknown field {unknown[0]!r}; a refit takes {', '.join(list(bounds) + ['models'])}", unknown[0])
     defaults = EngineConfig()
-    seed, n_paths = body.get("seed", defaults.seed), body.get("n_paths", defaults.n_paths)
-    for name, value, lo, hi in (("seed", seed, 0, 2**32 - 1), ("n_paths", n_paths, 100, 20000)):
+    values = {name: body.get(name, getattr(defaults, name)) for name in bounds}
+    for name, (lo, hi) in bounds.items():
+        value = values[name]
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise InvalidInput(f"{name} must be an integer in [{lo}, {hi}], got {value!r}", name)
     models = body.get("models", list(MEMBERS))
     if not isinstance(models, list) or not models or any(m not in MEMBERS for m in models):
         raise InvalidInput(f"models must be a non-empty list drawn from {', '.join(MEMBERS)}", "models")
     data_dir, st = current_app.config["SMFCAST_DATA"], store()
-    config = EngineConfig(seed=seed, n_paths=n_paths, models=tuple(models))
+    config = EngineConfig(models=tuple(models), **values)
 
     def work():
         run = create_run(data_dir, config, st)
         return {"run_id": run.run_id, "url": f"/v1/runs/{run.run_id}"}
 
-    body, status, headers = start_job("run", {"seed": seed, "n_paths": n_paths, "models": models}, work)
+    body, status, headers = start_job("run", {**values, "models": models}, work)
     return jsonify(body), status, headers

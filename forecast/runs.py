@@ -202,9 +202,9 @@ class RunStore:
         return [_run_from_row(r) for r in rows]
 
     def latest(self) -> Run | None:
-        row = self._connect().execute(
-            "SELECT run_id, created, version, config, inputs, summary FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()
-        return _run_from_row(row) if row else None
+        # Only the id is read per call; the run itself comes from the in-memory cache (runs never change).
+        row = self._connect().execute("SELECT run_id FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()
+        return _cached_run(str(self.path), row[0], self) if row else None
 
     def get(self, run_id: str | None = None) -> Run:
         """The named run, or the newest when `run_id` is None."""

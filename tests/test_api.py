@@ -187,7 +187,8 @@ def test_write_endpoints_need_the_token(small_store):
 
 def test_post_runs_is_a_background_job_and_idempotent(client, small_run):
     from tests.conftest import SMALL
-    resp = client.post("/v1/runs", json={"seed": SMALL.seed, "n_paths": SMALL.n_paths, "models": list(SMALL.models)})
+    resp = client.post("/v1/runs", json={"seed": SMALL.seed, "n_paths": SMALL.n_paths, "models": list(SMALL.models),
+                                         "backtest_paths": SMALL.backtest_paths})
     assert resp.status_code == 202 and resp.headers["Location"].startswith("/v1/jobs/")
     for _ in range(600):
         job = client.get(resp.headers["Location"]).get_json()
