@@ -13,7 +13,7 @@ from forecast.engine import ENSEMBLE
 from forecast.errors import SmfcastError
 from forecast.runs import BASELINE, forecast_rows, scenario_paths, target_rows
 from forecast.scenarios import parse_custom
-from forecast.series import HEADLINE_METRICS
+from forecast.series import HEADLINE_METRICS, UNIT_LABELS
 
 from .params import run, store
 
@@ -71,7 +71,8 @@ def index():
     else:
         rows = forecast_rows(store(), r, metric, ENSEMBLE, scenario, LEVELS)
         targets = target_rows(store(), r, [scenario], ENSEMBLE)
-    svg = fan_chart(f"{info['title_en']}: {label}", info["unit"], info["history"], {scenario: rows}, "svg").decode("utf-8")
+    svg = fan_chart(f"{info['title_en']}: {label}", info["unit"].replace("100m_cny", "100 million CNY"), info["history"],
+                    {scenario: rows}, "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]  # drop the XML prologue to inline it
     query = f"metric={metric}&scenario={scenario}&history=true&run={r.run_id}"
     downloads = {"CSV (long)": f"/v1/forecasts?{query}&format=csv",
@@ -82,5 +83,6 @@ def index():
                            scenario=scenario, scenario_titles={s: r.scenario(s).title for s in r.scenarios},
                            levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,
                            label=label, rows=rows, history=info["history"], targets=[t for t in targets if t["metric"] == metric] or targets,
-                           chart=Markup(svg), downloads=downloads, unit=info["unit"], method=info["method"])
+                           chart=Markup(svg), downloads=downloads, unit=UNIT_LABELS.get(info["unit"], info["unit"]),
+                           method=info["method"])
     return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

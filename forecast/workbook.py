@@ -20,12 +20,11 @@ from importlib import metadata
 from .bands import DEFAULT_LEVELS, level_columns
 from .engine import ENSEMBLE
 from .runs import Run, RunStore, forecast_rows, target_rows
-from .series import HEADLINE_METRICS, Registry
+from .series import HEADLINE_METRICS, UNIT_LABELS, Registry
 from .scenarios import LEVER_COLUMNS, lever_rows
 from .tables import neutralise
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
-UNIT_TITLES = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"}
 LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast", "xlsxwriter", "flask")
 HEADER_ROW = 3  # 0-based: title, run line, scenario titles, then the machine-readable header
 
@@ -126,7 +125,7 @@ def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str, sce
     number = fmt.units.get(unit, fmt.number)
     rows, columns = metric_table(store, run, metric, scenarios, model, levels)
     ws = wb.add_worksheet(metric[:31])
-    _write_text(ws, 0, 0, f"{info['title_zh']}  {info['title_en']} ({UNIT_TITLES.get(unit, unit)})", fmt.title)
+    _write_text(ws, 0, 0, f"{info['title_zh']}  {info['title_en']} ({UNIT_LABELS.get(unit, unit)})", fmt.title)
     method = info["method"]
     _write_text(ws, 1, 0, f"run {run.run_id} · model {model} · method {method.get('method')} · "
                           f"calibration {method.get('calibration', {}).get('status', 'n/a')} · series {info['series_id']}", fmt.note)
@@ -169,7 +168,7 @@ def _line_chart(wb, ws, sheet: str, info: dict, rows: list[dict], columns: list[
         chart.add_series({"name": name, "categories": [sheet, first, 0, last, 0], "values": [sheet, first, c, last, c],
                           "line": line, "marker": {"type": "circle", "size": 4} if column == "observed" else {"type": "none"}})
     chart.set_title({"name": f"{info['title_zh']} {info['title_en']}", "name_font": {"size": 11}})
-    chart.set_y_axis({"name": UNIT_TITLES.get(info["unit"], info["unit"]), "major_gridlines": {"visible": True}})
+    chart.set_y_axis({"name": UNIT_LABELS.get(info["unit"], info["unit"]), "major_gridlines": {"visible": True}})
     chart.set_x_axis({"name": "period"})
     chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 760, "height": 400})
