@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_http.py            # GET at 32 and 2 connections, POST at 4 and 32
     .venv/bin/python benchmarks/bench_http.py --small    # CI-sized: a small run, 400 requests each
+    .venv/bin/python benchmarks/bench_http.py --floor    # ... and gunicorn's own floor (wrk if installed)
 
 Starts `smfcast serve` (gunicorn, the `make serve` setup) on a free loopback port over a fresh store,
 warms every worker, then drives it from another process: an asyncio client holding `--concurrency`
@@ -22,6 +23,8 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -115,6 +118,22 @@ def start_server(store: Path, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("the server did not answer /v1/health within 600 s")
 
 
+def floor_app(environ, start_response):
+    """A WSGI app that does nothing but answer 3 KB: gunicorn's own cost per request, for `--floor`."""
+    body = b"x" * 3000
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def wrk(url: str, connections: int, seconds: int) -> str | None:
+    """p50 / p99 / requests per second from Debian's `wrk` (a C load generator), when installed."""
+    if shutil.which("wrk") is None:
+        return None
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url], capture_output=True, text=True).stdout
+    pick = {k: re.search(rf"{k}\s+([\d.]+\w+)", out) for k in ("50%", "99%", "Requests/sec:")}
+    return ", ".join(f"{k.rstrip(':')} {m.group(1)}" for k, m in pick.items() if m)
+
+
 def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> None:
     bad = sum(1 for s in statuses if s != 200)
     p50, p99 = np.percentile(lat * 1000, [50, 99])
@@ -128,6 +147,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=None, help="timed requests per endpoint")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (make serve's default)")
+    ap.add_argument("--floor", action="store_true", help="also measure gunicorn alone (a WSGI app that does nothing)")
     ap.add_argument("--post-concurrency", type=int, default=4, help="connections for the custom-scenario POST (a few analysts)")
     args = ap.parse_args()
     total = args.requests or (400 if args.small else 4000)
@@ -155,9 +175,27 @@ def main() -> None:
                    *load(port, post_raw, args.post_concurrency, total // 4), "budget: p50 < 50 ms")
             report(f"POST {POST_PATH} (custom scenario) x{args.concurrency}", *load(port, post_raw, args.concurrency, total // 4),
                    "for comparison")
+            seconds = 3 if args.small else 10
+            line = wrk(f"http://127.0.0.1:{port}{GET_PATH}", args.concurrency, seconds)
+            if line:
+                print(f"wrk GET  {GET_PATH} x{args.concurrency}, {seconds} s: {line}")
         finally:
             server.terminate()
             server.wait(timeout=30)
+    if args.floor:
+        port = free_port()
+        floor = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}", "--workers",
+                                  str(args.workers), "--chdir", str(ROOT / "benchmarks"), "bench_http:floor_app"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(3)
+            print(f"floor: gunicorn, {args.workers} workers, a WSGI app that only answers 3 KB, x{args.concurrency}: "
+                  + (wrk(f"http://127.0.0.1:{port}/", args.concurrency, 10) or "needs wrk (Debian package)"))
+            report(f"floor x{args.concurrency} (asyncio client)", *load(port, request_bytes("GET", "/"), args.concurrency, total),
+                   "gunicorn's own cost")
+        finally:
+            floor.terminate()
+            floor.wait(timeout=30)
 
 
 if __name__ == "__main__":
