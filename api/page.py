@@ -21,9 +21,13 @@ bp = Blueprint("page", __name__, template_folder="templates")
 LEVELS = (80, 95)
 
 
-def _choice(name: str, options: list[str], default: str) -> str:
+def _choice(name: str, options: list[str], default: str, errors: list[str]) -> str:
+    """The requested option, or the default with a note naming the field when it is not one."""
     value = request.args.get(name) or default
-    return value if value in options else default
+    if value not in options:
+        errors.append(f"{name} {value!r} is not one of {', '.join(options)}; showing {default}")
+        return default
+    return value
 
 
 def _lever_request(levers: dict, years: list[int]) -> tuple[str, float | None, int, str | None]:
@@ -49,8 +53,9 @@ def _lever_request(levers: dict, years: list[int]) -> tuple[str, float | None, i
 @bp.get("/")
 def index():
     r = run()
-    metric = _choice("metric", list(HEADLINE_METRICS), "market_size")
-    scenario = _choice("scenario", list(r.scenarios), BASELINE)
+    problems: list[str] = []
+    metric = _choice("metric", list(HEADLINE_METRICS), "market_size", problems)
+    scenario = _choice("scenario", list(r.scenarios), BASELINE, problems)
     info = r.metric_info(metric)
     levers = r.levers()
     years = [p.year for p in r.periods(metric) if p.year >= 2026] or [p.year for p in r.periods(metric)]
@@ -62,6 +67,7 @@ def index():
             label = f"{scenario} + {lever} = {value:g} from {year}"
         except SmfcastError as exc:
             error, status = str(exc), 422
+    error = "; ".join(problems + ([error] if error else [])) or None
     if error and status == 200:
         status = 422
     if custom is not None:
