@@ -1,10 +1,12 @@
 """External validation on competition data: our members, the ensemble (raw and calibrated) and two
 benchmarks (Naive / Naive2 and statsmodels' Theta), scored as in the M3/M4 competitions.
 
-Each series is split as the competition did (the last `h` points are the test). Calibration uses
-the training part only: every series is also forecast from its training part minus its last `h`
-points, those forecasts are scored against the held-back training points, and the per-horizon
-conformal stretch factors are pooled across series (cross-learning; no test value is ever seen).
+Each series is split as the competition did (the last `h` points are the test). Weights and
+calibration use the training part only: every series is also forecast from its training part minus
+its last `h` points, and those forecasts, scored against the held-back training points, give the
+ensemble weights (1 / mean CRPS^2 per member, pooled across series) and the per-horizon conformal
+stretch factors of the weighted ensemble (pooled across series: cross-learning; no test value is
+ever seen).
 """
 
 from __future__ import annotations
