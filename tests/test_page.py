@@ -39,6 +39,8 @@ def test_page_lever_adjustment_moves_the_band_and_bad_input_is_named(client):
     assert bad.status_code == 422 and "outside its plausible range [0, 1]" in bad.get_data(as_text=True)
     nan = client.get("/?metric=npl_ratio&lever=snow_disaster&value=lots")
     assert nan.status_code == 422 and "value &#39;lots&#39; is not a number" in nan.get_data(as_text=True)
+    inf = client.get("/?metric=npl_ratio&lever=snow_disaster&value=inf&year=2027")
+    assert inf.status_code == 422 and "must be a finite number, got inf" in inf.get_data(as_text=True)
     gdp = client.get("/?metric=gdp&scenario=rosy")
     text = gdp.get_data(as_text=True)
     assert gdp.status_code == 422 and "metric &#39;gdp&#39; is not one of" in text and "scenario &#39;rosy&#39; is not one of" in text
