@@ -13,7 +13,7 @@ from forecast.bands import level_columns, parse_levels
 from forecast.charts import fan_chart
 from forecast.engine import ENSEMBLE
 from forecast.errors import InvalidInput, NotFound
-from forecast.runs import BASELINE, forecast_rows, scenario_paths
+from forecast.runs import BASELINE, forecast_rows, forecast_table, scenario_paths, table_columns
 from forecast.scenarios import parse_custom
 from forecast.series import HEADLINE_METRICS
 from forecast.workbook import build_workbook
@@ -59,10 +59,6 @@ def _metrics() -> list[str]:
     return metrics
 
 
-def _columns(levels) -> list[str]:
-    return ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
-
-
 def _etag() -> str:
     key = request.full_path + "|" + request.headers.get("Accept", "")
     return hashlib.sha256(key.encode()).hexdigest()[:20]
@@ -89,17 +85,12 @@ def get_forecasts():
         body, mimetype, headers = cached
         return Response(body, mimetype=mimetype, headers=headers)
     metrics = _metrics()
-    rows = []
-    for metric in metrics:
-        for i, scenario in enumerate(scenarios):
-            part = forecast_rows(store(), r, metric, model, scenario, levels, history=history and i == 0)
-            for row in part:
-                row["metric"] = metric
-            rows += part
     name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
-    # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run)
+    # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run),
+    # which reads the paths itself (and refuses unknown names); the long table is for the other formats.
     workbook = build_workbook(store(), r, registry(), metrics, scenarios, model, levels) if requested_format() == "xlsx" else None
-    resp = respond_table(rows, _columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
+    rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history)
+    resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
                                                           "model": model, "levels": list(levels)},
                          wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
     resp.set_etag(etag)
@@ -138,7 +129,7 @@ def post_forecast():
         for row in part:
             row["metric"] = m
         rows += part
-    return respond_table(rows, _columns(levels), safe_filename("smfcast", custom.name, r.run_id),
+    return respond_table(rows, table_columns(levels), safe_filename("smfcast", custom.name, r.run_id),
                          {"run_id": r.run_id, "scenario": custom.as_dict(), "model": model, "levels": list(levels)},
                          wide_stats=["mean", "median"] + level_columns(levels))
 

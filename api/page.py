@@ -88,7 +88,7 @@ def index():
     html = render_template("index.html", run=r, metrics=HEADLINE_METRICS, metric=metric, info=info, scenarios=r.scenarios,
                            scenario=scenario, scenario_titles={s: r.scenario(s).title for s in r.scenarios},
                            levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,
-                           label=label, rows=rows, history=info["history"], targets=[t for t in targets if t["metric"] == metric] or targets,
+                           label=label, rows=rows, history=info["history"], targets=targets,
                            chart=Markup(svg), downloads=downloads, unit=UNIT_LABELS.get(info["unit"], info["unit"]),
                            method=info["method"])
     return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

@@ -76,17 +76,22 @@ def required_scale(z_actual: float, paths_k: np.ndarray, level: int = CAL_LEVEL)
     return float(gap / half)
 
 
+def conformal_quantile(scores: list[float], level: int = CAL_LEVEL) -> float | None:
+    """The ceil((n+1) level)-th smallest score (split-conformal), or None below
+    `MIN_CALIBRATION_POINTS` scores."""
+    if len(scores) < MIN_CALIBRATION_POINTS:
+        return None
+    rank = min(int(np.ceil((len(scores) + 1) * level / 100)), len(scores))
+    return float(np.sort(scores)[rank - 1])
+
+
 def calibration_factors(windows: list[tuple[int, np.ndarray]], z: np.ndarray, h: int) -> dict:
     """Per-horizon conformal stretch factors for the 95% band, or None where too few points."""
     factors, counts = [], []
     for k in range(h):
         scores = [required_scale(z[n + k], paths[:, k]) for n, paths in windows if n + k < len(z)]
         counts.append(len(scores))
-        if len(scores) < MIN_CALIBRATION_POINTS:
-            factors.append(None)
-            continue
-        rank = min(int(np.ceil((len(scores) + 1) * CAL_LEVEL / 100)), len(scores))
-        factors.append(float(np.sort(scores)[rank - 1]))
+        factors.append(conformal_quantile(scores))
     return {"level": CAL_LEVEL, "factors": factors, "points": counts,
             "status": "calibrated" if all(f is not None for f in factors) else
             ("partly calibrated" if any(f is not None for f in factors) else "uncalibrated: too little history")}

@@ -90,7 +90,7 @@ def _run(args) -> int:
     started = time.perf_counter()
     store = _store(args)
     from .executor import executor
-    with executor(getattr(args, "engine", "local"), getattr(args, "address", None)) as ex:
+    with executor(args.engine, args.address) as ex:
         run = create_run(args.data, _engine_config(args), store, executor=ex,
                          progress=lambda m: print(f"fitted {m}", file=sys.stderr, flush=True))
     took = time.perf_counter() - started
@@ -147,7 +147,7 @@ def _export(args) -> int:
     from pathlib import Path
 
     from .bands import parse_levels
-    from .runs import forecast_rows
+    from .runs import forecast_table, table_columns
     from .workbook import build_workbook
     store = _store(args)
     run = store.get(args.run)
@@ -161,13 +161,8 @@ def _export(args) -> int:
         data = build_workbook(store, run, load_registry(args.data), metrics, scenarios, args.model, levels)
         out.write_bytes(data)
     else:
-        rows = []
-        for metric in metrics or run.metrics:
-            for i, scenario in enumerate(scenarios or run.scenarios):
-                for row in forecast_rows(store, run, metric, args.model, scenario, levels, history=i == 0):
-                    rows.append({**row, "metric": metric})
-        columns = ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
-        out.write_text(render(rows, columns, "csv") + "\n", encoding="utf-8-sig" if args.bom else "utf-8")
+        rows = forecast_table(store, run, metrics or run.metrics, scenarios or run.scenarios, args.model, levels, history=True)
+        out.write_text(render(rows, table_columns(levels), "csv") + "\n", encoding="utf-8-sig" if args.bom else "utf-8")
     print(f"wrote {out} ({out.stat().st_size:,} bytes) from run {run.run_id}")
     return 0
 
@@ -289,7 +284,7 @@ def _serve(args) -> int:
     store = _store(args)
     if store.latest() is None:
         print(f"smfcast: no run in {store.path} yet; computing the first run before serving ...", file=sys.stderr, flush=True)
-        args.seed, args.paths, args.models = 20260101, 2000, None
+        args.seed, args.paths, args.models, args.engine, args.address = 20260101, 2000, None, "local", None
         _run(args)
     os.environ["SMFCAST_STORE"] = str(store.path)
     argv = [gunicorn, "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .bands import DEFAULT_LEVELS, band_rows, history_rows
+from .bands import DEFAULT_LEVELS, band_rows, history_rows, level_columns
 from .engine import ENSEMBLE, EngineConfig, MetricForecast, forecast_metric
 from .errors import NotFound
 from .periods import parse_period
@@ -252,9 +252,9 @@ def _history(observations) -> list[dict]:
 
 
 def _forecast_task(task) -> MetricForecast:
-    """One metric, fitted from the data directory (a process of its own under the local executor)."""
-    data_dir, metric, config = task
-    return forecast_metric(load_registry(data_dir), metric, config)
+    """One metric (a process of its own under the local executor)."""
+    reg, metric, config = task
+    return forecast_metric(reg, metric, config)
 
 
 def create_run(data_dir: str | Path | None = None, config: EngineConfig | None = None, store: RunStore | None = None,
@@ -278,7 +278,7 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     presets = load_scenarios(data_dir, levers)
     targets = load_targets(data_dir)
     arrays, metrics = {}, {}
-    tasks = [(data_dir, metric, config) for metric in HEADLINE_METRICS]
+    tasks = [(reg, metric, config) for metric in HEADLINE_METRICS]
     for metric, fc in zip(HEADLINE_METRICS, (executor.map if executor else map)(_forecast_task, tasks)):
         if progress:
             progress(metric)
@@ -323,6 +323,21 @@ def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE,
         r["unit"] = info["unit"]
     return rows
 
+
+
+def table_columns(levels=DEFAULT_LEVELS) -> list[str]:
+    """Columns of the long forecast table (API CSV/JSON and `smfcast export --format csv`)."""
+    return ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
+
+
+def forecast_table(store: RunStore, run: Run, metrics: list[str], scenarios: list[str], model: str = ENSEMBLE,
+                   levels=DEFAULT_LEVELS, history: bool = False) -> list[dict]:
+    """Long rows for several metrics and scenarios, each metric's history (when asked) once, first."""
+    rows = []
+    for metric in metrics:
+        for i, scenario in enumerate(scenarios):
+            rows += [{**r, "metric": metric} for r in forecast_rows(store, run, metric, model, scenario, levels, history=history and i == 0)]
+    return rows
 
 
 def scenario_paths(store: RunStore, run: Run, metric: str, model: str, scenario: Scenario) -> np.ndarray:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
-from .backtest import CAL_LEVEL, apply_calibration, inverse_square_weights, required_scale
+from .backtest import CAL_LEVEL, apply_calibration, conformal_quantile, inverse_square_weights, required_scale
 from .ensemble import mix
 from .errors import InvalidInput
 from .models import make_model
@@ -177,15 +177,9 @@ def _calibration_scores(r: dict, weights, seed: int) -> list[float] | None:
 
 
 def pooled_factors(results: list[dict], h: int) -> list[float | None]:
-    factors = []
-    for k in range(h):
-        scores = [r["scores"][k] for r in results if r["scores"] is not None and k < len(r["scores"])]
-        if len(scores) < 5:
-            factors.append(None)
-            continue
-        rank = min(int(np.ceil((len(scores) + 1) * CAL_LEVEL / 100)), len(scores))
-        factors.append(float(np.sort(scores)[rank - 1]))
-    return factors
+    """Per-horizon conformal factors from every series' held-back training scores, pooled."""
+    return [conformal_quantile([r["scores"][k] for r in results if r["scores"] is not None and k < len(r["scores"])])
+            for k in range(h)]
 
 
 def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=None, progress=None) -> tuple[list[dict], dict]:

@@ -94,3 +94,20 @@ def test_dask_local_cluster_gives_the_same_numbers(tmp_path):
         dask_summary = (out / "backtest_summary.csv").read_text(encoding="utf-8")
     local = _backtest_cli(tmp_path / "local", "--engine", "serial")
     assert dask_summary == (local / "backtest_summary.csv").read_text(encoding="utf-8")
+
+
+def test_learn_with_too_little_history_keeps_equal_weights_and_says_so():
+    from forecast.backtest import learn
+    z = np.log(np.linspace(100.0, 130.0, 8))  # 8 points: h=4 leaves 4 < 6 to train on
+    weights, factors, record = learn(z, Transform("log"), 1, ("ets", "theta"), BacktestSpec(h=4, n_windows=8), 100, 1, "short")
+    assert weights is None and factors is None
+    assert record["status"] == "uncalibrated: 8 points, too few for one backtest window of h=4"
+    assert record["weighting"] == "equal: no backtest window" and record["n_windows"] == 0
+
+
+def test_conformal_quantile_is_the_ceil_n_plus_one_rank():
+    from forecast.backtest import conformal_quantile
+    scores = [0.1 * i for i in range(1, 20)]  # n = 19: ceil(20 * 0.95) = 19th smallest
+    assert conformal_quantile(scores) == pytest.approx(1.9)
+    assert conformal_quantile(scores, 80) == pytest.approx(1.6)  # ceil(20 * 0.8) = 16th
+    assert conformal_quantile([1.0, 2.0, 3.0, 4.0]) is None  # below MIN_CALIBRATION_POINTS
