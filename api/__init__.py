@@ -11,8 +11,8 @@ import os
 
 from flask import Flask
 
-from forecast.runs import RunStore, default_store_path
-from forecast.series import default_data_dir, load_registry
+from forecast.store.runs import RunStore, default_store_path
+from forecast.registry.series import default_data_dir, load_registry
 
 from .problems import register_problem_handlers
 
@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     store = RunStore(app.config["SMFCAST_STORE"])
     app.extensions["smfcast_store"] = store
     if app.config["SMFCAST_AUTORUN"] and store.latest() is None:
-        from forecast.runs import create_run
+        from forecast.store.runs import create_run
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
     register_problem_handlers(app)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from forecast.backtest import BacktestSpec, run_and_store
-from forecast.engine import MEMBERS
+from forecast.engine.backtest import BacktestSpec, run_and_store
+from forecast.engine.headline import MEMBERS
 from forecast.errors import InvalidInput, NotFound
-from forecast.series import HEADLINE_METRICS, load_registry
+from forecast.registry.series import HEADLINE_METRICS, load_registry
 
 from .formats import respond_table, safe_filename
 from .jobs import require_token, start_job

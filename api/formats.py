@@ -13,7 +13,7 @@ import re
 from flask import Response, jsonify, request
 
 from forecast.errors import InvalidInput
-from forecast.tables import neutralise
+from forecast.outputs.tables import neutralise
 
 FORMATS = ("json", "csv", "xlsx")
 LAYOUTS = ("long", "wide")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template_string
 
 from forecast import __version__
-from forecast.series import HEADLINE_METRICS
+from forecast.registry.series import HEADLINE_METRICS
 
 from .params import allow
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
-from forecast.charts import fan_chart
-from forecast.engine import ENSEMBLE
+from forecast.outputs.charts import fan_chart
+from forecast.engine.headline import ENSEMBLE
 from forecast.errors import SmfcastError
-from forecast.runs import BASELINE, forecast_rows, scenario_paths, target_rows
-from forecast.scenarios import parse_custom
-from forecast.series import HEADLINE_METRICS, UNIT_LABELS
+from forecast.store.runs import BASELINE, forecast_rows, scenario_paths, target_rows
+from forecast.policy.scenarios import parse_custom
+from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS
 
 from .params import run, store
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 from forecast.errors import InvalidInput
-from forecast.runs import Run, RunStore
+from forecast.store.runs import Run, RunStore
 
 COMMON = {"format", "layout", "bom"}
 

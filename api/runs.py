@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from forecast.engine import MEMBERS, EngineConfig
+from forecast.engine.headline import MEMBERS, EngineConfig
 from forecast.errors import InvalidInput
-from forecast.runs import create_run
+from forecast.store.runs import create_run
 
 from .formats import respond_table
 from .jobs import require_token, start_job

@@ -152,8 +152,8 @@ def main() -> None:
     args = ap.parse_args()
     total = args.requests or (400 if args.small else 4000)
 
-    from forecast.engine import EngineConfig
-    from forecast.runs import RunStore, create_run
+    from forecast.engine.headline import EngineConfig
+    from forecast.store.runs import RunStore, create_run
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "s.sqlite"

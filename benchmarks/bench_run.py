@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.engine import MEMBERS, EngineConfig
-from forecast.ensemble import mix
-from forecast.executor import executor
-from forecast.grid import regularize
+from forecast.engine.headline import MEMBERS, EngineConfig
+from forecast.engine.ensemble import mix
+from forecast.engine.executor import executor
+from forecast.registry.grid import regularize
 from forecast.models import make_model
-from forecast.runs import RunStore, create_run
-from forecast.series import UNFIT_QUALITIES, load_registry
+from forecast.store.runs import RunStore, create_run
+from forecast.registry.series import UNFIT_QUALITIES, load_registry
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

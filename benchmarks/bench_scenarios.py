@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from forecast import engine
-from forecast.engine import EngineConfig
-from forecast.runs import RunStore, create_run, forecast_rows, scenario_paths
-from forecast.scenarios import parse_custom
+from forecast.engine import headline as engine
+from forecast.engine.headline import EngineConfig
+from forecast.store.runs import RunStore, create_run, forecast_rows, scenario_paths
+from forecast.policy.scenarios import parse_custom
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

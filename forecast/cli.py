@@ -11,11 +11,11 @@ import os
 import shutil
 import sys
 
-from . import __version__
-from .bands import level_columns
-from .errors import InvalidInput, SmfcastError
-from .series import HEADLINE_METRICS, load_registry
-from .tables import FORMATS, render
+from forecast import __version__
+from forecast.outputs.bands import level_columns
+from forecast.errors import InvalidInput, SmfcastError
+from forecast.registry.series import HEADLINE_METRICS, load_registry
+from forecast.outputs.tables import FORMATS, render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,12 +69,12 @@ def _data_show(args) -> int:
 
 
 def _store(args):
-    from .runs import RunStore
+    from forecast.store.runs import RunStore
     return RunStore(args.store)
 
 
 def _engine_config(args):
-    from .engine import EngineConfig, MEMBERS
+    from forecast.engine.headline import EngineConfig, MEMBERS
     models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else MEMBERS
     unknown = [m for m in models if m not in MEMBERS]
     if unknown:
@@ -86,10 +86,10 @@ def _engine_config(args):
 
 def _run(args) -> int:
     import time
-    from .runs import create_run
+    from forecast.store.runs import create_run
     started = time.perf_counter()
     store = _store(args)
-    from .executor import executor
+    from forecast.engine.executor import executor
     with executor(args.engine, args.address) as ex:
         run = create_run(args.data, _engine_config(args), store, executor=ex,
                          progress=lambda m: print(f"fitted {m}", file=sys.stderr, flush=True))
@@ -120,9 +120,9 @@ def _read_document(path: str) -> dict:
 
 
 def _forecast(args) -> int:
-    from .bands import parse_levels
-    from .runs import forecast_rows, scenario_paths
-    from .scenarios import parse_custom
+    from forecast.outputs.bands import parse_levels
+    from forecast.store.runs import forecast_rows, scenario_paths
+    from forecast.policy.scenarios import parse_custom
     store = _store(args)
     run = store.get(args.run)
     levels = parse_levels(args.level)
@@ -146,9 +146,9 @@ def _export(args) -> int:
     """The run as a file for a spreadsheet: the workbook (XLSX) or every band as one long CSV."""
     from pathlib import Path
 
-    from .bands import parse_levels
-    from .runs import forecast_table, table_columns
-    from .workbook import build_workbook
+    from forecast.outputs.bands import parse_levels
+    from forecast.store.runs import forecast_table, table_columns
+    from forecast.outputs.workbook import build_workbook
     store = _store(args)
     run = store.get(args.run)
     levels = parse_levels(args.level)
@@ -168,7 +168,7 @@ def _export(args) -> int:
 
 
 def _targets(args) -> int:
-    from .runs import target_rows
+    from forecast.store.runs import target_rows
     store = _store(args)
     run = store.get(args.run)
     scenarios = [args.scenario] if args.scenario else run.scenarios
@@ -186,12 +186,12 @@ def _backtest(args) -> int:
 
     from tqdm import tqdm
 
-    from .backtest import BacktestSpec, origins, run_and_store
-    from .charts import backtest_chart
-    from .engine import MEMBERS
-    from .executor import executor
-    from .grid import regularize
-    from .series import UNFIT_QUALITIES
+    from forecast.engine.backtest import BacktestSpec, origins, run_and_store
+    from forecast.outputs.charts import backtest_chart
+    from forecast.engine.headline import MEMBERS
+    from forecast.engine.executor import executor
+    from forecast.registry.grid import regularize
+    from forecast.registry.series import UNFIT_QUALITIES
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
         raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
@@ -239,9 +239,9 @@ def _validate(args) -> int:
 
     from tqdm import tqdm
 
-    from .engine import MEMBERS
-    from .executor import executor
-    from .validate import load_csv, load_dataset, validate
+    from forecast.engine.headline import MEMBERS
+    from forecast.engine.executor import executor
+    from forecast.engine.validate import load_csv, load_dataset, validate
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
         raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")

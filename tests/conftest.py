@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.engine import EngineConfig
-from forecast.runs import RunStore, create_run
+from forecast.engine.headline import EngineConfig
+from forecast.store.runs import RunStore, create_run
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

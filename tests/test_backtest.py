@@ -7,10 +7,10 @@ import csv
 import numpy as np
 import pytest
 
-from forecast.backtest import (BacktestSpec, apply_calibration, calibration_factors, cross_validation, evaluate,
+from forecast.engine.backtest import (BacktestSpec, apply_calibration, calibration_factors, cross_validation, evaluate,
                                required_scale, weights_from_summary)
 from forecast.cli import main
-from forecast.transforms import Transform
+from forecast.registry.transforms import Transform
 
 
 def test_cutoffs_follow_h_windows_and_step():
@@ -97,7 +97,7 @@ def test_dask_local_cluster_gives_the_same_numbers(tmp_path):
 
 
 def test_learn_with_too_little_history_keeps_equal_weights_and_says_so():
-    from forecast.backtest import learn
+    from forecast.engine.backtest import learn
     z = np.log(np.linspace(100.0, 130.0, 8))  # 8 points: h=4 leaves 4 < 6 to train on
     weights, factors, record = learn(z, Transform("log"), 1, ("ets", "theta"), BacktestSpec(h=4, n_windows=8), 100, 1, "short")
     assert weights is None and factors is None
@@ -106,7 +106,7 @@ def test_learn_with_too_little_history_keeps_equal_weights_and_says_so():
 
 
 def test_conformal_quantile_is_the_ceil_n_plus_one_rank():
-    from forecast.backtest import conformal_quantile
+    from forecast.engine.backtest import conformal_quantile
     scores = [0.1 * i for i in range(1, 20)]  # n = 19: ceil(20 * 0.95) = 19th smallest
     assert conformal_quantile(scores) == pytest.approx(1.9)
     assert conformal_quantile(scores, 80) == pytest.approx(1.6)  # ceil(20 * 0.8) = 16th

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forecast import metrics as m
+from forecast.engine import metrics as m
 
 
 def test_point_metrics_by_hand():

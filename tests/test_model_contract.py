@@ -34,7 +34,7 @@ def test_contract(name):
     med = np.median(a, axis=0)
     assert SERIES[-1] - 0.5 < med[0] < SERIES[-1] + 0.5
     # bounds after back-transform: a logit-space path maps strictly inside (0, 100)
-    from forecast.transforms import Transform
+    from forecast.registry.transforms import Transform
     pct = Transform("logit", 0, 100).inverse(a)
     assert np.all((pct > 0) & (pct < 100))
     json.dumps(model.describe())

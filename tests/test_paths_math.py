@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast import ensemble, provincial
-from forecast.bands import band_rows, parse_levels, probability, summarize
+from forecast.engine import ensemble, provincial
+from forecast.outputs.bands import band_rows, parse_levels, probability, summarize
 from forecast.errors import InvalidInput
-from forecast.grid import regularize
-from forecast.periods import Period, parse_period
-from forecast.series import Observation
-from forecast.transforms import Transform
+from forecast.registry.grid import regularize
+from forecast.registry.periods import Period, parse_period
+from forecast.registry.series import Observation
+from forecast.registry.transforms import Transform
 
 
 def test_summarize_orders_band_edges_and_matches_numpy():

@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from forecast.engine import EngineConfig, forecast_metric
+from forecast.engine.headline import EngineConfig, forecast_metric
 from forecast.errors import NotFound
-from forecast.runs import RunStore, create_run, forecast_rows, run_id_for, scenario_paths
-from forecast.scenarios import Scenario
-from forecast.series import load_registry
+from forecast.store.runs import RunStore, create_run, forecast_rows, run_id_for, scenario_paths
+from forecast.policy.scenarios import Scenario
+from forecast.registry.series import load_registry
 from tests.conftest import DATA, SMALL
 
 FAST = EngineConfig(n_paths=200, models=("ets", "theta"))
@@ -71,7 +71,7 @@ def test_methods_and_grades_are_recorded(small_run):
 
 
 def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
-    from forecast import engine
+    from forecast.engine import headline as engine
     from forecast.models import make_model as real
 
     class Broken:
@@ -121,7 +121,7 @@ def test_unknown_run_model_and_scenario_are_not_found(small_store, small_run):
 
 
 def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
-    from forecast.backtest import inverse_square_weights
+    from forecast.engine.backtest import inverse_square_weights
     for metric in small_run.metrics:
         method = small_run.metric_info(metric)["method"]
         cal = method["calibration"]
@@ -137,7 +137,7 @@ def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
 
 
 def test_widening_only_floors_at_one_and_never_falls_with_the_horizon():
-    from forecast.backtest import widening_only
+    from forecast.engine.backtest import widening_only
     assert widening_only([0.5, 1.3, None, 1.1, 2.0]) == [1.0, 1.3, None, 1.3, 2.0]
 
 
@@ -149,7 +149,7 @@ def test_without_backtest_the_ensemble_is_equal_and_says_so():
 
 
 def test_metrics_fitted_in_local_processes_equal_the_serial_run(tmp_path):
-    from forecast.executor import executor
+    from forecast.engine.executor import executor
     config = EngineConfig(n_paths=100, models=("ets", "theta"), backtest_windows=5, backtest_paths=100)
     serial = create_run(DATA, config, RunStore(tmp_path / "a.sqlite"))
     with executor("local", workers=2) as ex:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from forecast.errors import DataError, InvalidInput, NotFound
-from forecast.scenarios import (PRESETS, Elasticity, Lever, Scenario, apply, load_levers, load_scenarios, parse_custom,
+from forecast.policy.scenarios import (PRESETS, Elasticity, Lever, Scenario, apply, load_levers, load_scenarios, parse_custom,
                                 resolve_paths)
-from forecast.targets import Target, load_targets, probability_met
-from forecast.transforms import Transform
+from forecast.policy.targets import Target, load_targets, probability_met
+from forecast.registry.transforms import Transform
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SEED_REPORT = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_c5d04698079b06e4.txt"

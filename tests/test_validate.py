@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecast.cli import main
-from forecast.validate import _naive2, load_csv
+from forecast.engine.validate import _naive2, load_csv
 
 
 def test_validate_m3_small_limit_reports_every_method(capsys):
@@ -61,7 +61,7 @@ def test_naive2_uses_seasonal_adjustment_only_when_seasonal():
 
 
 def test_pooled_weights_favour_the_member_closer_on_held_back_training_points():
-    from forecast.validate import pooled_weights
+    from forecast.engine.validate import pooled_weights
     rng = np.random.default_rng(0)
     truth = np.zeros(3)
     good, bad = rng.normal(0, 0.1, (200, 3)), rng.normal(0, 0.1, (200, 3)) + 0.5
@@ -69,7 +69,7 @@ def test_pooled_weights_favour_the_member_closer_on_held_back_training_points():
     w = pooled_weights(results, ("a", "b"))
     assert w["a"] + w["b"] == pytest.approx(1.0) and w["a"] > 0.9
     # weights are 1 / CRPS^2: the ratio of the two weights is the squared inverse ratio of the CRPS
-    from forecast.metrics import crps_from_paths
+    from forecast.engine.metrics import crps_from_paths
     ratio = (crps_from_paths(truth, bad) / crps_from_paths(truth, good)) ** 2
     assert w["a"] / w["b"] == pytest.approx(ratio)
     assert pooled_weights(results, ("a",)) is None

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import metrics
-from .backtest import CAL_LEVEL, apply_calibration, conformal_quantile, inverse_square_weights, required_scale
-from .ensemble import mix
-from .errors import InvalidInput
-from .models import make_model
-from .seeds import rng_for
+from forecast.engine import metrics
+from forecast.engine.backtest import CAL_LEVEL, apply_calibration, conformal_quantile, inverse_square_weights, required_scale
+from forecast.engine.ensemble import mix
+from forecast.errors import InvalidInput
+from forecast.models import make_model
+from forecast.seeds import rng_for
 
 DATASETS = {"m3-yearly": ("yearly", 1), "m3-quarterly": ("quarterly", 4)}
 N_PATHS = 500
@@ -50,7 +50,7 @@ def load_csv(path: str, h: int, limit: int | None = None) -> list[Series]:
     """A long file `series_id, period, value`: the last `h` points of each series are the test."""
     import csv
 
-    from .periods import parse_period
+    from forecast.registry.periods import parse_period
     if h < 1:
         raise InvalidInput("--h must be at least 1", "h")
     groups: dict[str, list] = {}

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, InvalidInput, NotFound
-from .seeds import rng_for
-from .series import HEADLINE_METRICS, default_data_dir
-from .transforms import Transform
+from forecast.errors import DataError, InvalidInput, NotFound
+from forecast.seeds import rng_for
+from forecast.registry.series import HEADLINE_METRICS, default_data_dir
+from forecast.registry.transforms import Transform
 
 SCENARIO_YEARS = tuple(range(2026, 2031))
 BASES = ("report", "assumption")

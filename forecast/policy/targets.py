@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .bands import OPERATORS
-from .errors import DataError
-from .series import HEADLINE_METRICS, default_data_dir
+from forecast.outputs.bands import OPERATORS
+from forecast.errors import DataError
+from forecast.registry.series import HEADLINE_METRICS, default_data_dir
 
 KINDS = ("level", "growth")
 

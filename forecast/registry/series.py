@@ -17,9 +17,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError, NotFound
-from .periods import FREQUENCIES, Period, fits_frequency, parse_period
-from .transforms import TRANSFORMS, Transform
+from forecast.errors import DataError, NotFound
+from forecast.registry.periods import FREQUENCIES, Period, fits_frequency, parse_period
+from forecast.registry.transforms import TRANSFORMS, Transform
 
 QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived")
 UNFIT_QUALITIES = ("doubtful",)  # grades left out of fitting and backtests unless configured otherwise
@@ -34,7 +34,7 @@ REGISTRY_FILES = ("observations.csv", "series.toml", "sources.toml")
 def default_data_dir() -> Path:
     """`SMFCAST_DATA` if set, else the repository's `data/` beside the package."""
     env = os.environ.get("SMFCAST_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
 
 
 @dataclass(frozen=True)

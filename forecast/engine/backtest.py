@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import metrics
-from .ensemble import mix
-from .models import make_model
-from .seeds import rng_for
-from .transforms import Transform
+from forecast.engine import metrics
+from forecast.engine.ensemble import mix
+from forecast.models import make_model
+from forecast.seeds import rng_for
+from forecast.registry.transforms import Transform
 
 MIN_CALIBRATION_POINTS = 5
 CAL_LEVEL = 95
@@ -258,8 +258,8 @@ def backtest_headlines(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths
                        metric_names=None, progress=None, executor=None) -> list[SeriesBacktest]:
     """Backtest the series every headline metric is forecast from: the national counterpart (the
     provincial series are too short for even one window) and the provincial one where it allows."""
-    from .grid import regularize
-    from .series import UNFIT_QUALITIES
+    from forecast.registry.grid import regularize
+    from forecast.registry.series import UNFIT_QUALITIES
     jobs = []
     for metric, head in reg.headlines.items():
         if metric_names and metric not in metric_names:
@@ -307,7 +307,7 @@ def run_and_store(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths: int
     import hashlib
     import json
 
-    from . import __version__
+    from forecast import __version__
     key = {"data": reg.fingerprint, "h": spec.h, "n_windows": spec.n_windows, "step_size": spec.step_size,
            "models": list(models), "paths": n_paths, "seed": seed, "metrics": list(metric_names) if metric_names else None,
            "version": __version__}

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .periods import STEP_MONTHS, Period
-from .series import Observation
-from .transforms import Transform
+from forecast.registry.periods import STEP_MONTHS, Period
+from forecast.registry.series import Observation
+from forecast.registry.transforms import Transform
 
 
 @dataclass(frozen=True)

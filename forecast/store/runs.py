@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .bands import DEFAULT_LEVELS, band_rows, history_rows, level_columns
-from .engine import ENSEMBLE, EngineConfig, MetricForecast, forecast_metric
-from .errors import NotFound
-from .periods import parse_period
-from .scenarios import Lever, Scenario, apply, load_levers, load_scenarios
-from .series import HEADLINE_METRICS, default_data_dir, load_registry
-from .targets import Target, load_targets
-from .transforms import Transform
+from forecast import __version__
+from forecast.outputs.bands import DEFAULT_LEVELS, band_rows, history_rows, level_columns
+from forecast.engine.headline import ENSEMBLE, EngineConfig, MetricForecast, forecast_metric
+from forecast.errors import NotFound
+from forecast.registry.periods import parse_period
+from forecast.policy.scenarios import Lever, Scenario, apply, load_levers, load_scenarios
+from forecast.registry.series import HEADLINE_METRICS, default_data_dir, load_registry
+from forecast.policy.targets import Target, load_targets
+from forecast.registry.transforms import Transform
 
 BASELINE = "baseline"
 _SCHEMA = """
@@ -63,7 +63,7 @@ def input_files(data_dir: Path) -> list[Path]:
 def code_digest() -> str:
     """Hash of the engine's source: between releases the version string stays put while the code
     (and so the numbers) can change, and a run id must never name two different sets of numbers."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the whole forecast package
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
@@ -351,7 +351,7 @@ def scenario_paths(store: RunStore, run: Run, metric: str, model: str, scenario:
 def target_rows(store: RunStore, run: Run, scenarios: list[str], model: str = ENSEMBLE,
                 custom: Scenario | None = None) -> list[dict]:
     """P(target met) for every target of the run under each scenario, read off the paths."""
-    from .targets import probability_met, target_values
+    from forecast.policy.targets import probability_met, target_values
     rows = []
     for target in run.targets().values():
         info = run.metric_info(target.metric)

@@ -41,7 +41,7 @@ def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[
 
 def _x(period: str) -> float:
     """Decimal year of a period label (2026 -> 2026.0 at year-end, 2025Q2 -> 2025.5)."""
-    from .periods import parse_period
+    from forecast.registry.periods import parse_period
     p = parse_period(period)
     return p.year + p.month / 12.0 - 1.0 if p.month != 12 else float(p.year)
 

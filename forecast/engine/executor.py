@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
-from .errors import InvalidInput
+from forecast.errors import InvalidInput
 
 ENGINES = ("local", "serial", "dask")
 
@@ -45,7 +45,7 @@ def executor(engine: str = "local", address: str | None = None, workers: int | N
         # forkserver: workers fork from a clean single-threaded server that has imported the engine
         # once, which is safe from a threaded parent (a gunicorn worker) and starts fast.
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["forecast.engine"])
+        ctx.set_forkserver_preload(["forecast.engine.headline"])
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             yield pool
     else:

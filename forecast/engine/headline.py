@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ensemble, provincial
-from .backtest import BacktestSpec, apply_calibration, learn
-from .errors import SmfcastError
-from .grid import RegularSeries, regularize
-from .models import make_model
-from .periods import STEP_MONTHS, Period, future_periods
-from .seeds import rng_for
-from .series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
-from .transforms import Transform
+from forecast.engine import ensemble, provincial
+from forecast.engine.backtest import BacktestSpec, apply_calibration, learn
+from forecast.errors import SmfcastError
+from forecast.registry.grid import RegularSeries, regularize
+from forecast.models import make_model
+from forecast.registry.periods import STEP_MONTHS, Period, future_periods
+from forecast.seeds import rng_for
+from forecast.registry.series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
+from forecast.registry.transforms import Transform
 
 MEMBERS = ("arima", "prophet", "ets", "theta")
 ENSEMBLE = "ensemble"

@@ -17,12 +17,12 @@ from __future__ import annotations
 import io
 from importlib import metadata
 
-from .bands import DEFAULT_LEVELS, level_columns
-from .engine import ENSEMBLE
-from .runs import Run, RunStore, forecast_rows, target_rows
-from .series import HEADLINE_METRICS, UNIT_LABELS, Registry
-from .scenarios import LEVER_COLUMNS, lever_rows
-from .tables import neutralise
+from forecast.outputs.bands import DEFAULT_LEVELS, level_columns
+from forecast.engine.headline import ENSEMBLE
+from forecast.store.runs import Run, RunStore, forecast_rows, target_rows
+from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
+from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
+from forecast.outputs.tables import neutralise
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
 LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast", "xlsxwriter", "flask")
@@ -237,7 +237,7 @@ def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Re
 
 
 def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
-    from . import __version__
+    from forecast import __version__
     ws = wb.add_worksheet("run")
     _write_text(ws, 0, 0, "运行信息  The run these numbers come from (pin it with ?run=ID)", fmt.title)
     rows = [{"key": "run_id", "value": run.run_id}, {"key": "created", "value": run.created},

@@ -1,0 +1,1 @@
+"""What users read: bands off paths, tables (CSV, JSON, terminal), the XLSX workbook and charts."""

@@ -1,0 +1,1 @@
+"""Policy levers, scenarios (lever paths that move forecast paths) and policy targets."""

@@ -1,0 +1,1 @@
+"""Immutable runs: their identity, creation and the SQLite store that keeps them."""
