@@ -11,8 +11,8 @@ import os
 
 from flask import Flask
 
-from forecast.store.runs import RunStore, default_store_path
 from forecast.registry.series import default_data_dir, load_registry
+from forecast.store.runs import RunStore, default_store_path
 
 from .problems import register_problem_handlers
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from forecast.defaults import MEMBERS
 from forecast.engine.backtest import BacktestSpec, run_and_store
-from forecast.engine.headline import MEMBERS
 from forecast.errors import InvalidInput, NotFound
 from forecast.registry.series import HEADLINE_METRICS, load_registry
 

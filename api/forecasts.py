@@ -9,14 +9,20 @@ from collections import OrderedDict
 
 from flask import Blueprint, Response, request
 
+from forecast.defaults import ENSEMBLE
+from forecast.errors import InvalidInput, NotFound
 from forecast.outputs.bands import level_columns, parse_levels
 from forecast.outputs.charts import fan_chart
-from forecast.engine.headline import ENSEMBLE
-from forecast.errors import InvalidInput, NotFound
-from forecast.store.runs import BASELINE, forecast_rows, forecast_table, scenario_paths, table_columns
+from forecast.outputs.run_tables import (
+    forecast_rows,
+    forecast_table,
+    scenario_paths,
+    table_columns,
+)
+from forecast.outputs.workbook import build_workbook
 from forecast.policy.scenarios import parse_custom
 from forecast.registry.series import HEADLINE_METRICS
-from forecast.outputs.workbook import build_workbook
+from forecast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
 from .params import allow, many, registry, run, store

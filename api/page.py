@@ -8,12 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
-from forecast.outputs.charts import fan_chart
-from forecast.engine.headline import ENSEMBLE
+from forecast.defaults import ENSEMBLE
 from forecast.errors import SmfcastError
-from forecast.store.runs import BASELINE, forecast_rows, scenario_paths, target_rows
+from forecast.outputs.charts import fan_chart
+from forecast.outputs.run_tables import forecast_rows, scenario_paths, target_rows
 from forecast.policy.scenarios import parse_custom
 from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS
+from forecast.store.runs import BASELINE
 
 from .params import run, store
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from forecast.engine.headline import MEMBERS, EngineConfig
+from forecast.defaults import MEMBERS
+from forecast.engine.headline import EngineConfig
 from forecast.errors import InvalidInput
 from forecast.store.runs import create_run
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.engine.headline import MEMBERS, EngineConfig
+from forecast.defaults import MEMBERS
 from forecast.engine.ensemble import mix
 from forecast.engine.executor import executor
-from forecast.registry.grid import regularize
+from forecast.engine.headline import EngineConfig
 from forecast.models import make_model
-from forecast.store.runs import RunStore, create_run
+from forecast.registry.grid import regularize
 from forecast.registry.series import UNFIT_QUALITIES, load_registry
+from forecast.store.runs import RunStore, create_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from forecast.engine import headline as engine
 from forecast.engine.headline import EngineConfig
-from forecast.store.runs import RunStore, create_run, forecast_rows, scenario_paths
+from forecast.outputs.run_tables import forecast_rows, scenario_paths
 from forecast.policy.scenarios import parse_custom
+from forecast.store.runs import RunStore, create_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

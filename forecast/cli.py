@@ -12,10 +12,11 @@ import shutil
 import sys
 
 from forecast import __version__
-from forecast.outputs.bands import level_columns
+from forecast.defaults import MEMBERS, N_PATHS, SEED
 from forecast.errors import InvalidInput, SmfcastError
-from forecast.registry.series import HEADLINE_METRICS, load_registry
+from forecast.outputs.bands import level_columns
 from forecast.outputs.tables import FORMATS, render
+from forecast.registry.series import HEADLINE_METRICS, load_registry
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,7 +75,7 @@ def _store(args):
 
 
 def _engine_config(args):
-    from forecast.engine.headline import EngineConfig, MEMBERS
+    from forecast.engine.headline import EngineConfig
     models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else MEMBERS
     unknown = [m for m in models if m not in MEMBERS]
     if unknown:
@@ -86,6 +87,7 @@ def _engine_config(args):
 
 def _run(args) -> int:
     import time
+
     from forecast.store.runs import create_run
     started = time.perf_counter()
     store = _store(args)
@@ -121,7 +123,7 @@ def _read_document(path: str) -> dict:
 
 def _forecast(args) -> int:
     from forecast.outputs.bands import parse_levels
-    from forecast.store.runs import forecast_rows, scenario_paths
+    from forecast.outputs.run_tables import forecast_rows, scenario_paths
     from forecast.policy.scenarios import parse_custom
     store = _store(args)
     run = store.get(args.run)
@@ -147,7 +149,7 @@ def _export(args) -> int:
     from pathlib import Path
 
     from forecast.outputs.bands import parse_levels
-    from forecast.store.runs import forecast_table, table_columns
+    from forecast.outputs.run_tables import forecast_table, table_columns
     from forecast.outputs.workbook import build_workbook
     store = _store(args)
     run = store.get(args.run)
@@ -168,7 +170,7 @@ def _export(args) -> int:
 
 
 def _targets(args) -> int:
-    from forecast.store.runs import target_rows
+    from forecast.outputs.run_tables import target_rows
     store = _store(args)
     run = store.get(args.run)
     scenarios = [args.scenario] if args.scenario else run.scenarios
@@ -187,9 +189,8 @@ def _backtest(args) -> int:
     from tqdm import tqdm
 
     from forecast.engine.backtest import BacktestSpec, origins, run_and_store
-    from forecast.outputs.charts import backtest_chart
-    from forecast.engine.headline import MEMBERS
     from forecast.engine.executor import executor
+    from forecast.outputs.charts import backtest_chart
     from forecast.registry.grid import regularize
     from forecast.registry.series import UNFIT_QUALITIES
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
@@ -239,7 +240,6 @@ def _validate(args) -> int:
 
     from tqdm import tqdm
 
-    from forecast.engine.headline import MEMBERS
     from forecast.engine.executor import executor
     from forecast.engine.validate import load_csv, load_dataset, validate
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
@@ -284,7 +284,7 @@ def _serve(args) -> int:
     store = _store(args)
     if store.latest() is None:
         print(f"smfcast: no run in {store.path} yet; computing the first run before serving ...", file=sys.stderr, flush=True)
-        args.seed, args.paths, args.models, args.engine, args.address = 20260101, 2000, None, "local", None
+        args.seed, args.paths, args.models, args.engine, args.address = SEED, N_PATHS, None, "local", None
         _run(args)
     os.environ["SMFCAST_STORE"] = str(store.path)
     argv = [gunicorn, "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
@@ -312,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_data_show)
 
     run = sub.add_parser("run", help="fit every headline metric with every model and store an immutable run")
-    run.add_argument("--seed", type=int, default=20260101)
-    run.add_argument("--paths", type=int, default=2000, help="sample paths per model (default 2000)")
+    run.add_argument("--seed", type=int, default=SEED)
+    run.add_argument("--paths", type=int, default=N_PATHS, help=f"sample paths per model (default {N_PATHS})")
     run.add_argument("--models", default=None, help="comma-separated members (default: arima,prophet,ets,theta)")
     run.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
                      help="where the metrics are fitted: local processes (default), serial, or a Dask scheduler")
@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--n-windows", type=int, default=8)
     bt.add_argument("--step-size", type=int, default=1)
     bt.add_argument("--paths", type=int, default=500)
-    bt.add_argument("--seed", type=int, default=20260101)
+    bt.add_argument("--seed", type=int, default=SEED)
     bt.add_argument("--engine", default="local", help="local (process pool), serial, or dask")
     bt.add_argument("--address", default=None, help="Dask scheduler, e.g. tcp://HOST:8786 (with --engine dask)")
     bt.add_argument("-o", "--output", default="var/backtests", help="directory for CSV and PNG output")
@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--h", type=int, default=None, help="points held out per series (with --csv)")
     va.add_argument("--limit", type=int, default=None, help="only the first N series")
     va.add_argument("--models", default=None)
-    va.add_argument("--seed", type=int, default=20260101)
+    va.add_argument("--seed", type=int, default=SEED)
     va.add_argument("--engine", default="local")
     va.add_argument("--address", default=None)
     va.add_argument("--quiet", action="store_true")

@@ -8,7 +8,6 @@ import re
 import time
 
 import numpy as np
-import pytest
 
 PROBLEM = "application/problem+json"
 

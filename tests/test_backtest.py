@@ -7,9 +7,16 @@ import csv
 import numpy as np
 import pytest
 
-from forecast.engine.backtest import (BacktestSpec, apply_calibration, calibration_factors, cross_validation, evaluate,
-                               required_scale, weights_from_summary)
 from forecast.cli import main
+from forecast.engine.backtest import (
+    BacktestSpec,
+    apply_calibration,
+    calibration_factors,
+    cross_validation,
+    evaluate,
+    required_scale,
+    weights_from_summary,
+)
 from forecast.registry.transforms import Transform
 
 

@@ -13,7 +13,6 @@ from forecast.cli import main
 from tests.conftest import DATA
 
 
-
 def _run(capsys, *argv) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from forecast.engine import ensemble, provincial
-from forecast.outputs.bands import band_rows, parse_levels, probability, summarize
 from forecast.errors import InvalidInput
+from forecast.outputs.bands import band_rows, parse_levels, probability, summarize
 from forecast.registry.grid import regularize
 from forecast.registry.periods import Period, parse_period
 from forecast.registry.series import Observation

@@ -10,9 +10,10 @@ import pytest
 
 from forecast.engine.headline import EngineConfig, forecast_metric
 from forecast.errors import NotFound
-from forecast.store.runs import RunStore, create_run, forecast_rows, run_id_for, scenario_paths
+from forecast.outputs.run_tables import forecast_rows, scenario_paths
 from forecast.policy.scenarios import Scenario
 from forecast.registry.series import load_registry
+from forecast.store.runs import RunStore, create_run, run_id_for
 from tests.conftest import DATA, SMALL
 
 FAST = EngineConfig(n_paths=200, models=("ets", "theta"))

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from forecast.errors import DataError, InvalidInput, NotFound
-from forecast.policy.scenarios import (PRESETS, Elasticity, Lever, Scenario, apply, load_levers, load_scenarios, parse_custom,
-                                resolve_paths)
+from forecast.policy.scenarios import (
+    PRESETS,
+    Elasticity,
+    Lever,
+    Scenario,
+    apply,
+    load_levers,
+    load_scenarios,
+    parse_custom,
+    resolve_paths,
+)
 from forecast.policy.targets import Target, load_targets, probability_met
 from forecast.registry.transforms import Transform
 

@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from forecast.cli import main
 from forecast.engine.headline import EngineConfig
-from forecast.store.runs import RunStore, create_run
 from forecast.outputs.workbook import HEADER_ROW
+from forecast.store.runs import RunStore, create_run
 from tests.conftest import DATA
 
 XLSX_URL = "/v1/forecasts?metric=market_size&format=xlsx"

@@ -21,8 +21,8 @@ import numpy as np
 from forecast.engine import metrics
 from forecast.engine.ensemble import mix
 from forecast.models import make_model
-from forecast.seeds import rng_for
 from forecast.registry.transforms import Transform
+from forecast.seeds import rng_for
 
 MIN_CALIBRATION_POINTS = 5
 CAL_LEVEL = 95

@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from forecast.defaults import ENSEMBLE, MEMBERS, N_PATHS, SEED
 from forecast.engine import ensemble, provincial
 from forecast.engine.backtest import BacktestSpec, apply_calibration, learn
 from forecast.errors import SmfcastError
-from forecast.registry.grid import RegularSeries, regularize
 from forecast.models import make_model
+from forecast.registry.grid import RegularSeries, regularize
 from forecast.registry.periods import STEP_MONTHS, Period, future_periods
-from forecast.seeds import rng_for
 from forecast.registry.series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
 from forecast.registry.transforms import Transform
+from forecast.seeds import rng_for
 
-MEMBERS = ("arima", "prophet", "ets", "theta")
-ENSEMBLE = "ensemble"
 PRIOR_SIGMA = {"log": 0.05, "logit": 0.10, "none": 0.05}  # per sqrt(year); see provincial.py
 
 
@@ -33,8 +32,8 @@ PRIOR_SIGMA = {"log": 0.05, "logit": 0.10, "none": 0.05}  # per sqrt(year); see 
 class EngineConfig:
     """Everything besides the data that changes the numbers (it goes into the run id)."""
 
-    seed: int = 20260101
-    n_paths: int = 2000
+    seed: int = SEED
+    n_paths: int = N_PATHS
     until_year: int = 2030
     models: tuple[str, ...] = MEMBERS
     exclude_qualities: tuple[str, ...] = UNFIT_QUALITIES

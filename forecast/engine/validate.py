@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.engine import metrics
-from forecast.engine.backtest import CAL_LEVEL, apply_calibration, conformal_quantile, inverse_square_weights, required_scale
+from forecast.engine.backtest import (
+    CAL_LEVEL,
+    apply_calibration,
+    conformal_quantile,
+    inverse_square_weights,
+    required_scale,
+)
 from forecast.engine.ensemble import mix
 from forecast.errors import InvalidInput
 from forecast.models import make_model

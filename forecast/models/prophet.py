@@ -16,7 +16,6 @@ import numpy as np
 from .base import Model, seed_from
 
 
-
 def _quiet() -> None:
     """Prophet and cmdstanpy log every Stan call at INFO (and a plotly notice at import)."""
     for name in ("cmdstanpy", "prophet", "prophet.plot", "prophet.models"):

@@ -15,7 +15,6 @@ import numpy as np
 
 from .base import Model, seed_from
 
-
 MIN_FIT_POINTS = 5  # statsforecast refuses "tiny datasets" below this
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import io
 from importlib import metadata
 
+from forecast.defaults import ENSEMBLE
 from forecast.outputs.bands import DEFAULT_LEVELS, level_columns
-from forecast.engine.headline import ENSEMBLE
-from forecast.store.runs import Run, RunStore, forecast_rows, target_rows
-from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
-from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
+from forecast.outputs.run_tables import forecast_rows, target_rows
 from forecast.outputs.tables import neutralise
+from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
+from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
+from forecast.store.runs import Run, RunStore
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
 LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast", "xlsxwriter", "flask")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.outputs.bands import OPERATORS
 from forecast.errors import DataError
+from forecast.outputs.bands import OPERATORS
 from forecast.registry.series import HEADLINE_METRICS, default_data_dir
 
 KINDS = ("level", "growth")

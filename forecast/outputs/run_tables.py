@@ -1,0 +1,87 @@
+"""A run read as tables: forecast rows (history then bands), the long table for CSV/JSON, any
+scenario's paths from the run's cached baseline, and P(target met) per scenario."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecast.defaults import ENSEMBLE
+from forecast.errors import NotFound
+from forecast.outputs.bands import (
+    DEFAULT_LEVELS,
+    band_rows,
+    history_rows,
+    level_columns,
+)
+from forecast.policy.scenarios import Scenario, apply
+from forecast.policy.targets import probability_met, target_values
+from forecast.store.runs import BASELINE, Run, RunStore
+
+
+def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE, scenario: str = BASELINE,
+                  levels=DEFAULT_LEVELS, history: bool = False, paths: np.ndarray | None = None) -> list[dict]:
+    """Long-format rows for one metric/model/scenario of a run: history (optional) then forecast."""
+    info = run.metric_info(metric)
+    if model not in info["models"]:
+        raise NotFound(f"unknown model {model!r}; choose one of {', '.join(info['models'])}", "model")
+    if scenario not in run.scenarios and paths is None:
+        raise NotFound(f"unknown scenario {scenario!r}; choose one of {', '.join(run.scenarios)}", "scenario")
+    z = paths if paths is not None else store.paths(run.run_id, metric, model, scenario)
+    natural = run.transform(metric).inverse(z)
+    rows = []
+    if history:
+        rows += history_rows(info["series_id"], info["history"], levels, scenario, "history")
+    rows += band_rows(info["series_id"], scenario, model, info["periods"], natural, levels)
+    for r in rows:
+        r["run_id"] = run.run_id
+        r["unit"] = info["unit"]
+    return rows
+
+
+
+def table_columns(levels=DEFAULT_LEVELS) -> list[str]:
+    """Columns of the long forecast table (API CSV/JSON and `smfcast export --format csv`)."""
+    return ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
+
+
+def forecast_table(store: RunStore, run: Run, metrics: list[str], scenarios: list[str], model: str = ENSEMBLE,
+                   levels=DEFAULT_LEVELS, history: bool = False) -> list[dict]:
+    """Long rows for several metrics and scenarios, each metric's history (when asked) once, first."""
+    rows = []
+    for metric in metrics:
+        for i, scenario in enumerate(scenarios):
+            rows += [{**r, "metric": metric} for r in forecast_rows(store, run, metric, model, scenario, levels, history=history and i == 0)]
+    return rows
+
+
+def scenario_paths(store: RunStore, run: Run, metric: str, model: str, scenario: Scenario) -> np.ndarray:
+    """Model-space paths of any scenario (a custom one too) from the run's cached baseline paths:
+    the overlay only, no refit. A custom scenario equal to a preset gives the preset's numbers."""
+    z = store.paths(run.run_id, metric, model, BASELINE)
+    years = [p.year for p in run.periods(metric)]
+    return apply(z, metric, years, run.transform(metric), scenario, run.levers(), int(run.config["seed"]))
+
+
+def target_rows(store: RunStore, run: Run, scenarios: list[str], model: str = ENSEMBLE,
+                custom: Scenario | None = None) -> list[dict]:
+    """P(target met) for every target of the run under each scenario, read off the paths."""
+    rows = []
+    for target in run.targets().values():
+        info = run.metric_info(target.metric)
+        years = [p.year for p in run.periods(target.metric)]
+        last = info["history"][-1]["value"] if info["history"] else None
+        for name in scenarios:
+            if custom is not None and name == custom.name:
+                z = scenario_paths(store, run, target.metric, model, custom)
+            else:
+                run.scenario(name)
+                z = store.paths(run.run_id, target.metric, model, name) if model in info["models"] else None
+                if z is None:
+                    raise NotFound(f"unknown model {model!r}; choose one of {', '.join(info['models'])}", "model")
+            natural = run.transform(target.metric).inverse(z)
+            rows.append({"target": target.id, "metric": target.metric, "year": target.year,
+                         "condition": f"{target.kind} {target.op} {target.value:g}", "scenario": name, "model": model,
+                         "probability": probability_met(target, natural, years, last),
+                         "median": float(np.median(target_values(target, natural, years, last))),
+                         "title_en": target.title_en, "run_id": run.run_id})
+    return rows
