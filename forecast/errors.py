@@ -27,6 +27,28 @@ class DataError(SmfcastError):
         self.path, self.line, self.reason = str(path), line, reason
 
 
+class RowError(DataError):
+    """A problem in one row of an imported file or sheet, or in one command's arguments: `where`
+    names the file (and sheet) or the command, `row` the row as a spreadsheet numbers it."""
+
+    def __init__(self, where: str, field: str | None, reason: str, *, file: str | None = None,
+                 sheet: str | None = None, row: int | None = None):
+        SmfcastError.__init__(self, f"{where}" + (f", field '{field}'" if field else "") + f": {reason}", field)
+        self.path, self.line, self.reason = str(file or where), row, reason
+        self.file, self.sheet, self.row = file, sheet, row
+
+
+class Rejected(DataError):
+    """A change refused as a whole, nothing written: every problem found, each located."""
+
+    def __init__(self, problems: list[DataError]):
+        first = problems[0]
+        shown = "; ".join(p.message for p in problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        SmfcastError.__init__(self, f"nothing was changed: {shown}", first.field)
+        self.path, self.line, self.reason = first.path, first.line, first.reason
+        self.problems = problems
+
+
 class NotFound(SmfcastError):
     """An unknown metric, series, scenario, model or run."""
 

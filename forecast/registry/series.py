@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,7 @@ OBSERVATION_COLUMNS = ("series_id", "period", "value", "source_id", "quality", "
 UNIT_SCALE = {"100m_cny": 1e8, "trillion_cny": 1e12}
 UNIT_LABELS = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"}  # how people write the units
 REGISTRY_FILES = ("observations.csv", "series.toml", "sources.toml")
+SOURCE_FIELDS = ("publisher", "title", "quote")  # what every source must say: who, which document, the words
 
 
 def default_data_dir() -> Path:
@@ -133,10 +136,17 @@ def _toml_line(text: str, table: str, key: str | None = None) -> int | None:
     return None
 
 
-def _load_toml(path: Path) -> tuple[dict, str]:
+def _read(path: Path, texts: Mapping[str, str] | None) -> str:
+    """The file's text: from `texts` (by file name) when given there, else from disk."""
+    if texts is not None and path.name in texts:
+        return texts[path.name]
     if not path.exists():
         raise DataError(path, None, None, "file is missing")
-    text = path.read_text(encoding="utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def _load_toml(path: Path, texts: Mapping[str, str] | None = None) -> tuple[dict, str]:
+    text = _read(path, texts)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -191,11 +201,21 @@ def _parse_headlines(path: Path, doc: dict, text: str, series: dict[str, SeriesM
     return out
 
 
-def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict[str, dict]) -> list[Observation]:
-    if not path.exists():
-        raise DataError(path, None, None, "file is missing")
+def _parse_sources(path: Path, doc: dict, text: str) -> dict[str, dict]:
+    for sid, spec in doc.items():
+        if not isinstance(spec, dict):
+            raise DataError(path, None, sid, f"{sid!r} must be a [{sid}] table of publisher, title and quote")
+        for key in SOURCE_FIELDS:
+            if not (isinstance(spec.get(key), str) and spec[key].strip()):
+                raise DataError(path, _toml_line(text, sid, key), key, f"source {sid!r} needs a non-empty {key!r}")
+    return doc
+
+
+def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict[str, dict],
+                        texts: Mapping[str, str] | None = None) -> list[Observation]:
+    text = _read(path, texts)
     rows, seen = [], {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with io.StringIO(text.removeprefix("\ufeff"), newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != OBSERVATION_COLUMNS:
@@ -238,16 +258,20 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
     return rows
 
 
-def load_registry(data_dir: str | Path | None = None) -> Registry:
-    """Load and validate the registry in `data_dir` (default: `default_data_dir()`)."""
+def load_registry(data_dir: str | Path | None = None, texts: Mapping[str, str] | None = None) -> Registry:
+    """Load and validate the registry in `data_dir` (default: `default_data_dir()`).
+
+    `texts` (file name -> content) stands in for files on disk, so a change is checked by loading
+    the registry it would produce, with these same rules, before anything is written."""
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     series_path, sources_path, obs_path = data_dir / "series.toml", data_dir / "sources.toml", data_dir / "observations.csv"
-    series_doc, series_text = _load_toml(series_path)
+    series_doc, series_text = _load_toml(series_path, texts)
     series = _parse_series(series_path, series_doc, series_text)
     headlines = _parse_headlines(series_path, series_doc, series_text, series)
-    sources, _ = _load_toml(sources_path)
-    rows = _parse_observations(obs_path, series, sources)
+    sources = _parse_sources(sources_path, *_load_toml(sources_path, texts))
+    rows = _parse_observations(obs_path, series, sources, texts)
     digest = hashlib.sha256()
     for name in REGISTRY_FILES:
-        digest.update(name.encode() + b"\0" + (data_dir / name).read_bytes())
+        data = texts[name].encode("utf-8") if texts is not None and name in texts else (data_dir / name).read_bytes()
+        digest.update(name.encode() + b"\0" + data)
     return Registry(data_dir, series, sources, headlines, rows, digest.hexdigest())
