@@ -42,6 +42,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import backtests, forecasts, health, jobs, meta, openapi, runs, targets
     for module in (health, meta, forecasts, targets, backtests, runs, jobs, openapi):
         app.register_blueprint(module.bp, url_prefix="/v1")
+    from . import observations
+    app.register_blueprint(observations.bp, url_prefix="/v1")
     from . import page
     app.register_blueprint(page.bp)
     return app

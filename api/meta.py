@@ -12,7 +12,8 @@ from .params import allow, registry, run
 
 bp = Blueprint("meta", __name__)
 
-SERIES_COLUMNS = ["id", "title_en", "title_zh", "region", "unit", "frequency", "transform", "national", "first", "last", "count", "headline"]
+SERIES_COLUMNS = ["id", "title_en", "title_zh", "region", "unit", "frequency", "transform", "national", "first", "last", "count", "headline",
+                  "last_change", "last_change_id", "last_change_source"]  # the data vintage: the series' newest logged change
 OBS_COLUMNS = ["series_id", "period", "value", "unit", "quality", "note", "source_id", "publisher", "title", "url", "quote"]
 
 
@@ -24,10 +25,12 @@ def series_index():
     rows = []
     for sid, m in reg.series.items():
         obs = reg.observations(sid)
+        change = reg.last_changes.get(sid) or {}
         rows.append({"id": sid, "title_en": m.title_en, "title_zh": m.title_zh, "region": m.region, "unit": m.unit,
                      "frequency": m.frequency, "transform": m.transform, "national": m.national,
                      "first": str(obs[0].period) if obs else None, "last": str(obs[-1].period) if obs else None,
-                     "count": len(obs), "headline": roles.get(sid)})
+                     "count": len(obs), "headline": roles.get(sid), "last_change": change.get("time"),
+                     "last_change_id": change.get("change_id"), "last_change_source": change.get("source_id")})
     return respond_table(rows, SERIES_COLUMNS, "smfcast_series")
 
 

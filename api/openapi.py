@@ -33,6 +33,22 @@ _LEVEL = {"name": "level", "in": "query", "schema": {"type": "string", "pattern"
 _HISTORY = {"name": "history", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}
 _TABLE = [_FORMAT, _LONG_ONLY, _BOM]
 _FORECAST_TABLE = [_FORMAT, _LAYOUT, _BOM]
+_CELL = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+_OBSERVATION = {"type": "object", "additionalProperties": False, "required": ["series_id", "period", "value", "source_id", "quality"],
+                "properties": {k: _CELL for k in ("series_id", "period", "value", "source_id", "quality", "note", "publisher", "title",
+                                                 "url", "quote")}}
+_SOURCE = {"type": "object", "additionalProperties": False, "required": ["source_id", "publisher", "title", "quote"],
+           "properties": {k: {"type": "string"} for k in ("source_id", "publisher", "title", "url", "quote")}}
+_OBSERVATIONS_BODY = {"type": "object", "additionalProperties": False, "properties": {
+    "rows": {"type": "array", "items": _OBSERVATION}, "sources": {"type": "array", "items": _SOURCE},
+    "revise": {"type": "boolean"}, "reason": {"type": "string"}, "check": {"type": "boolean"}},
+    "example": {"rows": [{"series_id": "qh_green_loan_share", "period": "2024Q4", "value": 25.82, "source_id": "qh_green_loans_2025h1_rmrb",
+                          "quality": "derived", "note": "(2131.1 - 99.36) / (7945.4 - 77.2) x 100"}], "reason": "H1-2025 release"}}
+_WRITE_FLAGS = [{"name": "revise", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+                 "description": "Let rows replace values already recorded (the old ones stay in the change log)."},
+                {"name": "check", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+                 "description": "Validate only; write nothing."},
+                {"name": "reason", "in": "query", "schema": {"type": "string"}, "description": "Why (kept in the change log)."}]
 
 _PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _TABLE_OK = {"description": "A table: JSON {columns, rows, run_id, ...}, CSV or XLSX",
@@ -65,6 +81,24 @@ def spec() -> dict:
         "/v1/series": _get("Every series with its unit, frequency and span", _TABLE),
         "/v1/series/{series_id}": _get("One series' observations with their sources and quality grades",
                                        [{"name": "series_id", "in": "path", "required": True, "schema": {"type": "string"}}] + _TABLE),
+        "/v1/series/{series_id}/history": _get(
+            "One series' change log, newest first: each value added, revised or reverted, when, by whom, on which source, why",
+            [{"name": "series_id", "in": "path", "required": True, "schema": {"type": "string"}}] + _TABLE),
+        "/v1/observations": {"post": {
+            "summary": "Add observations (with revise: revise them) and their new sources, as JSON rows or a CSV or the XLSX "
+                       "template (the body, or a form's 'file'): validated whole by the registry's rules and written atomically "
+                       "with change-log rows, or refused with every bad row and field named and nothing written",
+            "security": [{"bearer": []}], "parameters": _WRITE_FLAGS,
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _OBSERVATIONS_BODY}, "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                                   "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"201": {"description": "Written: the change id, counts and the history links",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "200": {"description": "Nothing written: every row already recorded as given, or check=true",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **{str(code): _PROBLEM for code in (400, 401, 403, 404, 413, 415, 422, 503)}}}},
         "/v1/levers": _get("Policy levers and their elasticities (low / mode / high)", [_RUN] + _TABLE),
         "/v1/scenarios": _get("Preset scenarios", [_RUN] + _TABLE),
         "/v1/scenarios/{name}": _get("One scenario's lever paths 2026–2030",
@@ -142,7 +176,9 @@ def spec() -> dict:
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                     "detail": {"type": "string"},
                     "errors": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string", "nullable": True}, "message": {"type": "string"}}}}}},
+                        "field": {"type": "string", "nullable": True}, "message": {"type": "string"},
+                        "file": {"type": "string"}, "sheet": {"type": "string"}, "row": {"type": "integer"},
+                        "line": {"type": "integer"}}}}}},
                 "Table": {"type": "object", "required": ["columns", "rows"], "properties": {
                     "columns": {"type": "array", "items": {"type": "string"}},
                     "rows": {"type": "array", "items": {"type": "object"}},

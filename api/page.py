@@ -51,6 +51,16 @@ def _lever_request(levers: dict, years: list[int]) -> tuple[str, float | None, i
         return lever, None, year, f"value {raw!r} is not a number"
 
 
+def _vintage(r, info: dict) -> list[dict]:
+    """The data vintage the run recorded for the metric's series and its national counterpart:
+    each one's last logged change (empty for a run stored before vintages were recorded)."""
+    recorded = (r.summary.get("vintage") or {}).get("series")
+    if recorded is None:
+        return []
+    ids = [info["series_id"]] + ([info["method"]["national"]] if info["method"].get("national") else [])
+    return [{"series_id": s, "change": recorded.get(s)} for s in ids]
+
+
 @bp.get("/")
 def index():
     r = run()
@@ -89,7 +99,7 @@ def index():
     html = render_template("index.html", run=r, metrics=HEADLINE_METRICS, metric=metric, info=info, scenarios=r.scenarios,
                            scenario=scenario, scenario_titles={s: r.scenario(s).title for s in r.scenarios},
                            levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,
-                           label=label, rows=rows, history=info["history"], targets=targets,
+                           label=label, rows=rows, history=info["history"], targets=targets, data_vintage=_vintage(r, info),
                            chart=Markup(svg), downloads=downloads, unit=UNIT_LABELS.get(info["unit"], info["unit"]),
                            method=info["method"])
     return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

@@ -20,10 +20,26 @@ def problem(status: int, title: str, detail: str, errors: list[dict] | None = No
     return response
 
 
+def _located(p) -> dict:
+    """One problem of a refused change: field and message, and where (file, sheet, row; or a
+    registry file and line)."""
+    out = {"field": p.field, "message": p.message}
+    for key in ("file", "sheet", "row"):
+        if getattr(p, key, None) is not None:
+            out[key] = getattr(p, key)
+    if getattr(p, "row", None) is None and p.line is not None:
+        out["file"], out["line"] = p.path.rsplit("/", 1)[-1], p.line
+    return out
+
+
 def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(SmfcastError)
     def _smfcast(exc: SmfcastError):
-        errors = [{"field": exc.field, "message": exc.message}] if exc.field else []
+        problems = getattr(exc, "problems", None)  # a refused change: every problem, each located
+        if problems:
+            errors = [_located(p) for p in problems]
+        else:
+            errors = [{"field": exc.field, "message": exc.message}] if exc.field else []
         return problem(exc.status, type(exc).__name__, exc.message, errors)
 
     @app.errorhandler(HTTPException)

@@ -27,18 +27,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _data_check(args) -> int:
+    from forecast.registry import atomic, changes
     reg = load_registry(args.data)
     roles = reg.roles()
+    last = reg.last_changes  # each series' data vintage, from the change log
     rows = []
     for sid, meta in reg.series.items():
         obs = reg.observations(sid)
+        change = last.get(sid) or {}
         rows.append({
             "id": sid, "region": meta.region, "unit": meta.unit, "frequency": meta.frequency,
             "first": str(obs[0].period) if obs else "", "last": str(obs[-1].period) if obs else "",
-            "count": len(obs), "headline": roles.get(sid, ""),
+            "count": len(obs), "last_change": change.get("time", "")[:10] if args.format == "table" else change.get("time"),
+            "change_source": change.get("source_id", ""), "headline": roles.get(sid, ""),
         })
     rows.sort(key=lambda r: (r["headline"] == "", r["region"] != "QH", r["id"]))
-    print(render(rows, ["id", "region", "unit", "frequency", "first", "last", "count", "headline"], args.format))
+    print(render(rows, ["id", "region", "unit", "frequency", "first", "last", "count", "last_change", "change_source", "headline"],
+                 args.format))
+    if atomic.pending(reg.data_dir):
+        print("smfcast: warning: a change was interrupted while being written; the data are valid, and the next "
+              "`smfcast data` write completes it", file=sys.stderr)
     if args.format == "table":
         grades = {}
         for o in reg.rows:
@@ -46,6 +54,7 @@ def _data_check(args) -> int:
         summary = ", ".join(f"{k} {v}" for k, v in sorted(grades.items()))
         print(f"\n{len(reg.rows)} observations in {len(reg.series)} series, every one resolved to one of "
               f"{len(reg.sources)} sources ({summary}).")
+        print(f"last_change: the series' newest change in {changes.LOG} (`smfcast data history ID`); blank: as compiled.")
     return 0
 
 
@@ -100,10 +109,14 @@ def _run(args) -> int:
     rows = []
     for metric in run.metrics:
         info = run.metric_info(metric)
-        rows.append({"metric": metric, "series": info["series_id"], "method": info["method"]["method"],
+        method = info["method"]
+        change = ((run.summary.get("vintage") or {}).get("series") or {}).get(info["series_id"]) or {}
+        rows.append({"metric": metric, "series": info["series_id"], "method": method["method"],
+                     "points": method.get("points", method.get("relation", {}).get("points")),
+                     "data changed": f"{change['time'][:10]} (change {change['change_id']})" if change else "as compiled",
                      "models": ",".join(info["models"]), "failed": "; ".join(f"{k}: {v}" for k, v in info["failures"].items()),
                      "grades": ", ".join(f"{k} {v}" for k, v in info["grades"].items())})
-    print(render(rows, ["metric", "series", "method", "models", "failed", "grades"], "table"))
+    print(render(rows, ["metric", "series", "method", "points", "data changed", "models", "failed", "grades"], "table"))
     return 0
 
 
@@ -301,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=None, help="run store (default: $SMFCAST_STORE or var/smfcast.sqlite)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    data = sub.add_parser("data", help="check and show the data registry")
+    data = sub.add_parser("data", help="check, show and change the data registry (every change logged, revertible)")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     check = data_sub.add_parser("check", help="validate the registry and list every series")
     check.add_argument("--format", choices=FORMATS, default="table")
@@ -310,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("series_id")
     show.add_argument("--format", choices=FORMATS, default="table")
     show.set_defaults(func=_data_show)
+    from forecast.cli_data import register
+    register(data_sub, _Parser)  # add, import, template, source add, series add, history, revert
 
     run = sub.add_parser("run", help="fit every headline metric with every model and store an immutable run")
     run.add_argument("--seed", type=int, default=SEED)

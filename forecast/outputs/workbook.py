@@ -214,15 +214,19 @@ def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Re
     _write_text(ws, 0, 0, "数据来源  Every observation behind the history, with its source and grade", fmt.title)
     _write_text(ws, 1, 0, "quality: official > repost > secondary > report > derived > doubtful (doubtful is not fitted)", fmt.note)
     sources = registry.sources if registry is not None else {}
+    recorded = (run.summary.get("vintage") or {}).get("series")  # the data vintage the run used; None: not recorded
     rows = []
 
     def add(metric, role, series_id, unit, history):
+        change = (recorded or {}).get(series_id) or {}
+        vintage = {"last_change": change.get("time", "")[:10] or ("as compiled" if recorded is not None else "not recorded"),
+                   "last_change_source": change.get("source_id")}
         for h in history:
             src = sources.get(h.get("source_id"), {})
             rows.append({"metric": metric, "role": role, "series_id": series_id, "period": h["period"], "value": h["value"],
                          "unit": unit, "quality": h["quality"], "source_id": h.get("source_id"),
                          "publisher": src.get("publisher"), "title": src.get("title"), "url": src.get("url"),
-                         "quote": src.get("quote")})
+                         "quote": src.get("quote"), **vintage})
 
     for metric in metrics:
         info = run.metric_info(metric)
@@ -233,8 +237,11 @@ def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Re
             add(metric, "national counterpart", national, registry.meta(national).unit,
                 [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id}
                  for o in registry.observations(national)])
-    columns = ["metric", "role", "series_id", "period", "value", "unit", "quality", "source_id", "publisher", "title", "url", "quote"]
-    _table(ws, fmt, HEADER_ROW, rows, columns, {"series_id": 26, "source_id": 30, "title": 50, "url": 40, "quote": 60, "role": 20})
+    columns = ["metric", "role", "series_id", "period", "value", "unit", "quality", "source_id", "publisher", "title", "url", "quote",
+               "last_change", "last_change_source"]
+    _write_text(ws, 2, 0, "last_change: the series' newest change in the change log when the run was made (smfcast data history)", fmt.note)
+    _table(ws, fmt, HEADER_ROW, rows, columns, {"series_id": 26, "source_id": 30, "title": 50, "url": 40, "quote": 60, "role": 20,
+                                                "last_change_source": 30})
 
 
 def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:

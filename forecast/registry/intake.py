@@ -123,11 +123,15 @@ class Outcome:
     change_id: str | None
     entries: list[dict]
     unchanged: int = 0
+    written: bool = True  # False when only checked (`smfcast data import --check`)
 
     def count(self, action: str) -> int:
         return sum(1 for e in self.entries if e["action"] == action)
 
     def summary(self) -> str:
+        if not self.written:
+            would = ", ".join(f"{a} {self.count(a)}" for a in dict.fromkeys(e["action"] for e in self.entries)) or "no edit"
+            return f"valid, nothing written: it would {would}" + (f", unchanged {self.unchanged}" if self.unchanged else "")
         if self.change_id is None:
             return f"nothing to change: {self.unchanged} row(s) already recorded as given"
         reverted = {e["reverts"] for e in self.entries if e.get("reverts")}
@@ -333,9 +337,11 @@ def _series_edits(series: list[NewSeries], current: str, problems: list[DataErro
 
 
 def apply(data_dir: str | Path, observations: list[NewObservation] = (), sources: list[NewSource] = (),
-          series: list[NewSeries] = (), *, revise: bool = False, who: str | None = None, reason: str = "") -> Outcome:
+          series: list[NewSeries] = (), *, revise: bool = False, who: str | None = None, reason: str = "",
+          check_only: bool = False) -> Outcome:
     """Validate and write one change (series, then sources, then observations); all or nothing.
-    Raises `Rejected` listing every problem, each located by its input's file/sheet, row and field."""
+    Raises `Rejected` listing every problem, each located by its input's file/sheet, row and field.
+    `check_only` validates and reports what would change, writing nothing."""
     data_dir = Path(data_dir)
     who = who or default_who()
     with atomic.locked(data_dir):
@@ -349,6 +355,8 @@ def apply(data_dir: str | Path, observations: list[NewObservation] = (), sources
         if problems:
             problems.sort(key=lambda p: (p.path, getattr(p, "sheet", None) or "", p.line or 0))
             raise Rejected(problems)
+        if check_only:
+            return Outcome(None, [{"action": e.action, **e.log} for e in edits], unchanged, written=False)
         if not edits:
             return Outcome(None, [], unchanged)
         log_text = changes.log_text(data_dir)
@@ -383,6 +391,9 @@ def revert(data_dir: str | Path, change_id: str, *, who: str | None = None, reas
         target = changes.change(entries, change_id)
         if not target:
             raise NotFound(f"no change {change_id!r} in {changes.LOG}; `smfcast data history` lists the changes", "change_id")
+        undone = {x["reverts"]: x["change_id"] for x in entries if x["reverts"]}  # change -> the newest change reverting it
+        if change_id in undone and undone[change_id] not in undone:
+            raise InvalidInput(f"change {change_id} was already reverted by change {undone[change_id]}", "change_id")
         current = _read_texts(data_dir)
         state = dict(current)
         for e in reversed(target):
@@ -391,8 +402,6 @@ def revert(data_dir: str | Path, change_id: str, *, who: str | None = None, reas
                 later = [x for x in entries if x["file"] == e["file"] and x["place"] == e["place"]
                          and int(x["change_id"]) > int(change_id)]
                 what = f"{e['series_id']} {e['period']}".strip() if e["series_id"] else e["place"]
-                if later and later[-1]["reverts"] == change_id:
-                    raise InvalidInput(f"change {change_id} was already reverted by change {later[-1]['change_id']}", "change_id")
                 by = f" by change {later[-1]['change_id']}" if later else " by hand"
                 raise InvalidInput(f"{what} was changed again{by} after change {change_id}; "
                                    f"revert that first or make a new change", "change_id")

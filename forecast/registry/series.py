@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forecast.errors import DataError, NotFound
+from forecast.registry import changes
 from forecast.registry.periods import FREQUENCIES, Period, fits_frequency, parse_period
 from forecast.registry.transforms import TRANSFORMS, Transform
 
@@ -90,6 +91,7 @@ class Registry:
     headlines: dict[str, Headline]
     rows: list[Observation] = field(repr=False)
     fingerprint: str = ""
+    last_changes: dict[str, dict] = field(default_factory=dict, repr=False)  # series id -> its newest change-log row
 
     def meta(self, series_id: str) -> SeriesMeta:
         try:
@@ -229,7 +231,7 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
             sid, period_text, value_text, source_id, quality, note = (c.strip() for c in cells)
             meta = series.get(sid)
             if meta is None:
-                raise DataError(path, line, "series_id", f"unknown series id {sid!r}; add it to series.toml first")
+                raise DataError(path, line, "series_id", f"unknown series id {sid!r}; add the series first (`smfcast data series add`)")
             try:
                 period = parse_period(period_text)
             except ValueError as exc:
@@ -245,7 +247,8 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
             if not meta.lower <= value <= meta.upper:
                 raise DataError(path, line, "value", f"{value:g} is outside the bounds [{meta.lower:g}, {meta.upper:g}] of {sid!r}")
             if source_id not in sources:
-                raise DataError(path, line, "source_id", f"source {source_id!r} is not in sources.toml")
+                raise DataError(path, line, "source_id", f"source {source_id!r} is not in sources.toml; add it first (`smfcast data source add`, "
+                                                        "or the source columns of an import)")
             if quality not in QUALITIES:
                 raise DataError(path, line, "quality", f"{quality!r} is not one of {', '.join(QUALITIES)}")
             if quality == "derived" and not note:
@@ -274,4 +277,5 @@ def load_registry(data_dir: str | Path | None = None, texts: Mapping[str, str] |
     for name in REGISTRY_FILES:
         data = texts[name].encode("utf-8") if texts is not None and name in texts else (data_dir / name).read_bytes()
         digest.update(name.encode() + b"\0" + data)
-    return Registry(data_dir, series, sources, headlines, rows, digest.hexdigest())
+    last = changes.last_changes(changes.read_log(data_dir))  # the change log beside the files: each series' vintage
+    return Registry(data_dir, series, sources, headlines, rows, digest.hexdigest(), last)

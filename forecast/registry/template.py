@@ -92,6 +92,35 @@ def records(rows, file: str, sheet: str | None, allowed: tuple[str, ...], requir
     return out
 
 
+def json_records(items, key: str, allowed: tuple[str, ...], required: tuple[str, ...]):
+    """(origin, {column: text}) for each object of a JSON list (an API request's `rows` or
+    `sources`); an item is located as `request body, rows[2]`."""
+    if not isinstance(items, list):
+        raise RowError("request body", key, f"{key!r} must be a list of objects", file="request body")
+    problems, out = [], []
+    for i, item in enumerate(items):
+        origin = Origin(f"request body, {key}[{i}]", "request body", key, i)
+        if not isinstance(item, dict):
+            problems.append(origin.error(None, "must be an object such as {\"series_id\": ..., \"period\": ..., \"value\": ...}"))
+            continue
+        unknown = sorted(set(item) - set(allowed))
+        missing = [c for c in required if c not in item]
+        nested = [k for k, v in item.items() if isinstance(v, (dict, list))]
+        if unknown or missing or nested:
+            name = (unknown or missing or nested)[0]
+            why = (f"unknown field; the fields are {', '.join(allowed)}" if unknown else
+                   "missing" if missing else "must be a string or a number")
+            problems.append(origin.error(name, why))
+            continue
+        try:
+            out.append((origin, {k: _cell_text(v, origin, k) for k, v in item.items()}))
+        except RowError as exc:
+            problems.append(exc)
+    if problems:
+        raise Rejected(problems)
+    return out
+
+
 def inputs_from_records(obs_records, source_records=()) -> tuple[list[NewObservation], list[NewSource]]:
     """Observation and source inputs; a row with any source column names a new source."""
     observations, sources = [], []

@@ -144,8 +144,15 @@ class Run:
     def targets(self) -> dict[str, Target]:
         return {k: Target(**v) for k, v in self.summary["targets"].items()}
 
+    @property
+    def vintage(self) -> dict | None:
+        """The data vintage the run used: the change log's digest and each series' last change
+        (`registry.changes.vintage`); None for runs stored before it was recorded."""
+        return self.summary.get("vintage")
+
     def header(self) -> dict:
         return {"run_id": self.run_id, "created": self.created, "version": self.version, "config": self.config,
+                "vintage": self.vintage,
                 "inputs": self.inputs, "scenarios": self.scenarios, "metrics": self.metrics}
 
 
@@ -304,6 +311,8 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
                "scenario_defs": {k: v.as_dict() for k, v in presets.items()},
                "levers": {k: v.as_dict() for k, v in levers.items()},
                "targets": {k: v.as_dict() for k, v in targets.items()}}
+    from forecast.registry.changes import vintage
+    summary["vintage"] = vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = Run(run_id, created, __version__, config.to_dict(), inputs, summary)
     store.save(run, arrays)
