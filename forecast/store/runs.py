@@ -264,6 +264,16 @@ def _history(observations) -> list[dict]:
     return [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id} for o in observations]
 
 
+def _observations_used(reg, metric: str, method: dict, config: EngineConfig) -> list[dict]:
+    """Every observation the metric's fit read (the grades the configuration keeps): the provincial
+    series and, when the method leans on it, the national counterpart. Comparing two runs lists
+    what was added, removed or revised from these."""
+    head = reg.headline(metric)
+    series = [("provincial", head.series)] + ([("national", method["national"])] if method.get("national") else [])
+    return [{"role": role, "series_id": sid, **row} for role, sid in series
+            for row in _history(reg.observations(sid, config.exclude_qualities))]
+
+
 def _forecast_task(task) -> MetricForecast:
     """One metric (a process of its own under the local executor)."""
     reg, metric, config = task
@@ -305,12 +315,13 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
             "transform": {"kind": fc.transform.kind, "lower": fc.transform.lower, "upper": fc.transform.upper},
             "periods": [str(p) for p in fc.periods], "models": [m for m in config.models if m in fc.paths] + [ENSEMBLE],
             "method": fc.method, "members": fc.members, "failures": fc.failures, "grades": fc.grades,
-            "history": _history(fc.history),
+            "history": _history(fc.history), "observations": _observations_used(reg, metric, fc.method, config),
         }
     summary = {"metrics": metrics, "scenarios": [BASELINE] + sorted(s for s in presets if s != BASELINE),
                "scenario_defs": {k: v.as_dict() for k, v in presets.items()},
                "levers": {k: v.as_dict() for k, v in levers.items()},
-               "targets": {k: v.as_dict() for k, v in targets.items()}}
+               "targets": {k: v.as_dict() for k, v in targets.items()},
+               "code": code_digest()}
     from forecast.registry.changes import vintage
     summary["vintage"] = vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
