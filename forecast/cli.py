@@ -173,8 +173,13 @@ def _export(args) -> int:
     if not out.parent.exists():
         raise InvalidInput(f"directory {out.parent} does not exist", "output")
     if args.format == "xlsx":
-        data = build_workbook(store, run, load_registry(args.data), metrics, scenarios, args.model, levels)
+        compare_with = store.get(args.compare) if args.compare else None
+        data = build_workbook(store, run, load_registry(args.data), metrics, scenarios, args.model, levels,
+                              sensitivity=args.sensitivity, compare_with=compare_with)
         out.write_bytes(data)
+    elif args.sensitivity or args.compare:
+        raise InvalidInput("--sensitivity and --compare add sheets to the workbook: use them with --format xlsx",
+                           "sensitivity" if args.sensitivity else "compare")
     else:
         rows = forecast_table(store, run, metrics or run.metrics, scenarios or run.scenarios, args.model, levels, history=True)
         out.write_text(render(rows, table_columns(levels), "csv") + "\n", encoding="utf-8-sig" if args.bom else "utf-8")
@@ -189,6 +194,80 @@ def _targets(args) -> int:
     scenarios = [args.scenario] if args.scenario else run.scenarios
     rows = target_rows(store, run, scenarios, args.model)
     print(render(rows, ["target", "metric", "year", "condition", "scenario", "model", "probability", "median"], args.format))
+    return 0
+
+
+def _goal_seek(args) -> int:
+    from forecast.outputs.decision_tables import seek, seek_columns
+    store = _store(args)
+    run = store.get(args.run)
+    answer = seek(store, run, args.lever, target=args.target, metric=args.metric, year=args.year, probability=args.probability,
+                  median=args.median, base=args.base, from_year=args.from_year)
+    row = answer.as_dict()
+    if args.format == "json":
+        import json
+        print(json.dumps({"run_id": run.run_id, **row, "curve": answer.curve}, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        print(render([{**row, "run_id": run.run_id}], seek_columns(answer) + ["run_id"], "csv"))
+    else:
+        print(f"{answer.note} [run {run.run_id}, base {args.base}]")
+        print(render([{"field": c, "value": row.get(c)} for c in seek_columns(answer) if c != "note"], ["field", "value"], "table"))
+    return 0
+
+
+def _sensitivity(args) -> int:
+    from forecast.outputs.decision_tables import tornado
+    store = _store(args)
+    run = store.get(args.run)
+    result = tornado(store, run, target=args.target, metric=args.metric, year=args.year, base=args.base, from_year=args.from_year)
+    if args.format == "json":
+        import json
+        print(json.dumps({"run_id": run.run_id, "outcome": result.outcome, "base": result.base, "rows": result.rows,
+                          "per_unit": result.per_unit, "quiet": result.quiet}, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        rows = [{"table": "range", **r} for r in result.rows] + [{"table": "unit", **r} for r in result.per_unit]
+        print(render(rows, ["table"] + result.columns, "csv"))
+    else:
+        base = ", ".join(f"{k} {v:.4g}" for k, v in result.base.items())
+        print(f"sensitivity of {result.outcome} under {args.base} ({base}), levers held from {args.from_year or 2026}; "
+              f"run {run.run_id}")
+        print(render(result.rows, [c for c in result.columns if c not in ("title_en", "lever_unit")], "table"))
+        print("\nmoved by one unit from the base path:")
+        print(render(result.per_unit, [c for c in result.unit_columns if c not in ("title_en", "lever_unit")], "table"))
+        if result.quiet:
+            print(f"\nlevers that do not act on {result.metric}: " + ", ".join(result.quiet))
+    return 0
+
+
+COMPARE_TABLE_COLUMNS = {"forecasts": ["metric", "scenario", "period", "median_a", "median_b", "median_change", "lo-80_change",
+                                       "hi-80_change", "lo-95_change", "hi-95_change"],
+                         "observations": ["change", "series_id", "period", "value_a", "value_b", "quality_a", "quality_b",
+                                          "source_b", "publisher"]}
+
+
+def _compare(args) -> int:
+    from forecast.outputs.revisions import COLUMNS, TABLES, compare
+    store = _store(args)
+    a, b = store.get(args.run_a), store.get(args.run_b)
+    record = compare(store, a, b, args.metric, load_registry(args.data).sources)
+    if args.format == "json":
+        import json
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    tables = [args.table] if args.table else (["forecasts"] if args.format == "csv" else list(TABLES))
+    if args.format == "csv":
+        print(render(record[tables[0]], COLUMNS[tables[0]], "csv"))
+        return 0
+    print(f"run {b.run_id} ({b.created}) against run {a.run_id} ({a.created}); changes are {b.run_id} minus {a.run_id}")
+    for name in tables:
+        rows = record[name]
+        empty = "none differ" if name in ("observations", "settings") else "no rows for these metrics"
+        print(f"\n{name}: " + (f"{len(rows)} row(s)" if rows else empty))
+        if rows:
+            print(render(rows, COMPARE_TABLE_COLUMNS.get(name, COLUMNS[name]), "table"))
+        if name == "observations":
+            for note in record["observation_notes"]:
+                print(f"  note: {note}")
     return 0
 
 
@@ -355,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", default="ensemble")
     ex.add_argument("--level", default="80,95", help="central band levels in percent")
     ex.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte-order mark for Excel")
+    ex.add_argument("--sensitivity", action="store_true", help="XLSX: add a sensitivity sheet (a tornado per target and metric)")
+    ex.add_argument("--compare", default=None, metavar="RUN", help="XLSX: add a revisions sheet against this earlier run")
     ex.set_defaults(func=_export)
 
     tg = sub.add_parser("targets", help="probability that each policy target is met, per scenario")
@@ -363,6 +444,38 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--run", default=None)
     tg.add_argument("--format", choices=FORMATS, default="table")
     tg.set_defaults(func=_targets)
+
+    gs = sub.add_parser("goal-seek", help="the lever value at which a target is met with a given probability (or a median is reached)")
+    gs.add_argument("--target", default=None, help="target id (see `smfcast targets`)")
+    gs.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help="with --year and --median: seek a median instead")
+    gs.add_argument("--year", type=int, default=None)
+    gs.add_argument("--lever", required=True, help="lever id (see GET /v1/levers)")
+    gs.add_argument("--probability", type=float, default=None, help="P(target met) to reach, in (0, 1)")
+    gs.add_argument("--median", type=float, default=None, help="the median to reach (with --metric and --year)")
+    gs.add_argument("--base", default="baseline", help="base scenario (default baseline)")
+    gs.add_argument("--from-year", type=int, default=None, help="hold the lever from this year on (default 2026)")
+    gs.add_argument("--run", default=None)
+    gs.add_argument("--format", choices=FORMATS, default="table")
+    gs.set_defaults(func=_goal_seek)
+
+    se = sub.add_parser("sensitivity", help="each lever at the ends of its range and moved by one unit: a tornado")
+    se.add_argument("--target", default=None, help="target id: the change in P(target met)")
+    se.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help="with --year: the change in the median and 80%% band")
+    se.add_argument("--year", type=int, default=None)
+    se.add_argument("--base", default="baseline")
+    se.add_argument("--from-year", type=int, default=None, help="levers moved from this year on (default 2026)")
+    se.add_argument("--run", default=None)
+    se.add_argument("--format", choices=FORMATS, default="table")
+    se.set_defaults(func=_sensitivity)
+
+    cp = sub.add_parser("compare", help="what changed between two runs (B minus A) and why")
+    cp.add_argument("run_a")
+    cp.add_argument("run_b")
+    cp.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")
+    cp.add_argument("--table", choices=("forecasts", "targets", "observations", "settings"), default=None,
+                    help="one table only (CSV prints forecasts unless told)")
+    cp.add_argument("--format", choices=FORMATS, default="table")
+    cp.set_defaults(func=_compare)
 
     bt = sub.add_parser("backtest", help="rolling-origin backtests of the series behind each headline metric")
     bt.add_argument("--metric", choices=HEADLINE_METRICS, default=None)

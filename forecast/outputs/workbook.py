@@ -52,10 +52,12 @@ def metric_table(store: RunStore, run: Run, metric: str, scenarios: list[str], m
 
 
 def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, metrics: list[str] | None = None,
-                   scenarios: list[str] | None = None, model: str = ENSEMBLE, levels=DEFAULT_LEVELS) -> bytes:
+                   scenarios: list[str] | None = None, model: str = ENSEMBLE, levels=DEFAULT_LEVELS,
+                   sensitivity: bool = False, compare_with: Run | None = None) -> bytes:
     """The run as XLSX bytes: the given metrics and scenarios (default: all of the run's).
     `registry` (the data the run was made from) adds source titles, publishers and links to the
-    sources sheet; without it the sheet lists source ids only."""
+    sources sheet; without it the sheet lists source ids only. `sensitivity` adds a tornado sheet
+    (under the first scenario), `compare_with` a revisions sheet (this run against that one)."""
     metrics = metrics or [m for m in HEADLINE_METRICS if m in run.metrics]
     scenarios = scenarios or list(run.scenarios)
     for name in scenarios:
@@ -69,6 +71,10 @@ def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, 
     for metric in metrics:
         _metric_sheet(wb, fmt, store, run, metric, scenarios, model, levels)
     _targets_sheet(wb, fmt, store, run, scenarios, model)
+    if sensitivity:
+        _sensitivity_sheet(wb, fmt, store, run, metrics, scenarios[0])
+    if compare_with is not None:
+        _revisions_sheet(wb, fmt, store, compare_with, run, metrics, registry)
     _assumptions_sheet(wb, fmt, run, scenarios)
     _sources_sheet(wb, fmt, run, metrics, registry)
     _run_sheet(wb, fmt, run, model)
@@ -86,6 +92,7 @@ class _Formats:
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.number = wb.add_format({"num_format": "#,##0.0000"})
         self.probability = wb.add_format({"num_format": "0.0%"})
+        self.probability_change = wb.add_format({"num_format": '+0.0%;-0.0%;0.0%'})
         self.units = {unit: wb.add_format({"num_format": f}) for unit, f in NUMBER_FORMATS.items()}
 
 
@@ -264,3 +271,96 @@ def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
         rows.append({"key": f"{metric}.ensemble_weights", "value": str(method.get("ensemble_weights"))})
         rows.append({"key": f"{metric}.calibration", "value": str(method.get("calibration", {}).get("status"))})
     _table(ws, fmt, 2, rows, ["key", "value"], {"key": 36, "value": 70}, {"value": None})
+
+
+def _block(ws, fmt: _Formats, top: int, title: str, rows: list[dict], columns: list[str], number_formats: dict) -> int:
+    """A titled table inside a sheet of several (no freezing or filters); returns the next free row."""
+    _write_text(ws, top, 0, title, fmt.title)
+    for c, name in enumerate(columns):
+        _write_text(ws, top + 1, c, name, fmt.header)
+    for r, row in enumerate(rows, start=top + 2):
+        for c, name in enumerate(columns):
+            _write_cell(ws, r, c, row.get(name), number_formats.get(name, fmt.number), fmt.wrap)
+    return top + len(rows) + 3
+
+
+def _sensitivity_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metrics: list[str], base: str) -> None:
+    """A tornado per target of the exported metrics (P(target met)) and per metric (its median in
+    the last forecast year): each lever held at the low and the high end of its range from 2026,
+    one row per lever, with a native bar chart of the two changes; then each lever moved by one unit."""
+    from forecast.outputs.decision_tables import tornado
+    ws = wb.add_worksheet("sensitivity")
+    _write_text(ws, 0, 0, "敏感性分析  Sensitivity: which levers move each outcome most", fmt.title)
+    _write_text(ws, 1, 0, f"run {run.run_id} · base scenario {base} · each lever held at the low / high end of its range from "
+                          "2026 (the others as in the base); change = against the base; sorted by the swing between the ends", fmt.note)
+    questions = [({"target": t.id}, t.metric) for t in run.targets().values() if t.metric in metrics]
+    questions += [({"metric": m, "year": run.periods(m)[-1].year}, m) for m in metrics]
+    columns = ["lever", "title_en", "base_value", "low", "high", "at_low", "at_high", "change_at_low", "change_at_high", "swing"]
+    widths = {"lever": 24, "title_en": 40}
+    for c, name in enumerate(columns):
+        ws.set_column(c, c, widths.get(name, 13))
+    top = 3
+    for question, metric in questions:
+        result = tornado(store, run, base=base, **question)
+        probability = result.score == "probability"
+        unit = fmt.units.get(run.metric_info(metric)["unit"], fmt.number)
+        score_format, change_format = (fmt.probability, fmt.probability_change) if probability else (unit, unit)
+        rows = []
+        for low, high in zip(result.rows[::2], result.rows[1::2]):
+            rows.append({"lever": low["lever"], "title_en": low["title_en"], "base_value": low["base_value"], "low": low["value"],
+                         "high": high["value"], "at_low": low[result.score], "at_high": high[result.score],
+                         "change_at_low": low[f"delta_{result.score}"], "change_at_high": high[f"delta_{result.score}"],
+                         "swing": low["swing"]})
+        base_text = f"{result.base[result.score]:.1%}" if probability else f"{result.base[result.score]:,.4g}"
+        title = f"{result.outcome} under {base}: {base_text}"
+        formats = {"base_value": None, "low": None, "high": None, "at_low": score_format, "at_high": score_format,
+                   "change_at_low": change_format, "change_at_high": change_format, "swing": change_format}
+        after = _block(ws, fmt, top, title, rows, columns, formats)
+        if rows:
+            chart = wb.add_chart({"type": "bar"})
+            first, last = top + 2, top + 1 + len(rows)
+            for col, name, colour in ((columns.index("change_at_low"), "lever at the low end", "#C0504D"),
+                                      (columns.index("change_at_high"), "lever at the high end", "#4F81BD")):
+                chart.add_series({"name": name, "categories": ["sensitivity", first, 0, last, 0],
+                                  "values": ["sensitivity", first, col, last, col], "fill": {"color": colour}, "overlap": 100,
+                                  "gap": 40})
+            chart.set_title({"name": f"{result.outcome}: change against {base}", "name_font": {"size": 10}})
+            chart.set_y_axis({"reverse": True})  # the largest swing on top, as in the table
+            chart.set_x_axis({"num_format": "+0%;-0%;0%" if probability else "+#,##0.00;-#,##0.00;0", "major_gridlines": {"visible": True}})
+            chart.set_legend({"position": "bottom"})
+            chart.set_size({"width": 620, "height": 90 + 28 * len(rows)})
+            ws.insert_chart(top, len(columns) + 1, chart)
+            after = max(after, top + 2 + (90 + 28 * len(rows)) // 20)  # rows are 20 px high
+        units = [{"lever": r["lever"], "title_en": r["title_en"], "base_value": r["base_value"], "moved_by": r["move"],
+                  "value": r["value"], "change": r[f"delta_{result.score}"]} for r in result.per_unit]
+        top = _block(ws, fmt, after, f"{result.outcome}: each lever moved by one unit from the base path", units,
+                     ["lever", "title_en", "base_value", "moved_by", "value", "change"],
+                     {"base_value": None, "value": None, "change": change_format})
+    ws.freeze_panes(3, 1)
+
+
+def _revisions_sheet(wb, fmt: _Formats, store: RunStore, before: Run, run: Run, metrics: list[str], registry: Registry | None) -> None:
+    """This run against an earlier one: why the numbers moved (observations, settings), then how
+    (target probabilities, medians and bounds); changes are this run minus the earlier one."""
+    from forecast.outputs.revisions import FORECAST_COLUMNS, OBSERVATION_COLUMNS, SETTING_COLUMNS, TARGET_COLUMNS, compare
+    record = compare(store, before, run, metrics, registry.sources if registry is not None else None)
+    ws = wb.add_worksheet("revisions")
+    _write_text(ws, 0, 0, f"预测修订  Revisions: run {run.run_id} against run {before.run_id} ({before.created})", fmt.title)
+    _write_text(ws, 1, 0, f"_a = run {before.run_id}, _b = run {run.run_id}, change = b - a", fmt.note)
+    for c in range(len(FORECAST_COLUMNS)):
+        ws.set_column(c, c, 14)
+    ws.set_column(0, 0, 22)
+    top = _block(ws, fmt, 3, "Observations added, removed or revised" if record["observations"] else
+                 "Observations: none added, removed or revised", record["observations"], OBSERVATION_COLUMNS,
+                 {"period": None})
+    for note in record["observation_notes"]:
+        _write_text(ws, top, 0, note, fmt.note)
+        top += 1
+    top = _block(ws, fmt, top, "Settings that differ" if record["settings"] else "Settings: none differ", record["settings"],
+                 SETTING_COLUMNS, {})
+    top = _block(ws, fmt, top, "P(target met)", record["targets"], TARGET_COLUMNS,
+                 {"year": None, "probability_a": fmt.probability, "probability_b": fmt.probability,
+                  "probability_change": fmt.probability_change})
+    _block(ws, fmt, top, "Medians and 80% / 95% bounds", record["forecasts"], FORECAST_COLUMNS, {})
+    ws.freeze_panes(3, 1)
+
