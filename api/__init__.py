@@ -39,8 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
     register_problem_handlers(app)
-    from . import backtests, forecasts, health, jobs, meta, openapi, runs, targets
-    for module in (health, meta, forecasts, targets, backtests, runs, jobs, openapi):
+    from . import backtests, decisions, forecasts, health, jobs, meta, openapi, revisions, runs, targets
+    for module in (health, meta, forecasts, targets, decisions, backtests, runs, revisions, jobs, openapi):
         app.register_blueprint(module.bp, url_prefix="/v1")
     from . import observations
     app.register_blueprint(observations.bp, url_prefix="/v1")

@@ -73,6 +73,13 @@ def spec() -> dict:
         "rationale": {"type": "string"}, "history": {"type": "boolean"},
         "level": {"type": "array", "items": {"type": "number", "minimum": 50, "maximum": 99}}, "levers": levers_body},
         "example": {"metric": "npl_ratio", "base": "baseline", "levers": {"risk_model_adoption": {"2026": 80}}}}
+    goal_seek = {"type": "object", "additionalProperties": False, "required": ["lever"], "properties": {
+        "target": {"type": "string"}, "lever": {"type": "string"},
+        "probability": {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMinimum": True, "exclusiveMaximum": True},
+        "metric": {"type": "string", "enum": list(HEADLINE_METRICS)}, "year": {"type": "integer"}, "median": {"type": "number"},
+        "base": {"type": "string", "default": "baseline"}, "from_year": {"type": "integer", "minimum": 2026, "maximum": 2030},
+        "run": {"type": "string"}},
+        "example": {"target": "npl_below_2_2_by_2026", "lever": "risk_model_adoption", "probability": 0.5}}
     job = {"description": "Accepted: poll the job URL", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}
     image = lambda mime: {"description": "Fan chart", "content": {mime: {"schema": {"type": "string", "format": "binary"}}}}  # noqa: E731
     paths = {
@@ -114,6 +121,33 @@ def spec() -> dict:
         "/v1/forecasts/chart.png": _get("Fan chart (PNG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/png")),
         "/v1/forecasts/chart.svg": _get("Fan chart (SVG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/svg+xml")),
         "/v1/targets": _get("Probability that each policy target is met, per scenario", [_SCENARIO, _MODEL, _RUN] + _TABLE),
+        "/v1/goal-seek": {"post": {
+            "summary": "Goal seek: the lever value (held from from_year on) at which P(target met) first reaches the "
+                       "probability, or the median of a metric in a year reaches a value; from stored paths, no refit, nothing stored",
+            "parameters": [_RUN, _FORMAT],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": goal_seek}}},
+            "responses": {"200": {"description": "The answer: status (reached | unreachable | met_throughout), value, direction, "
+                                                 "probability and median there, the base's, the best in the range, and the curve",
+                                  "content": {"application/json": {"schema": {"type": "object"}},
+                                              "text/csv": {"schema": {"type": "string"}}}},
+                          "400": _PROBLEM, "404": _PROBLEM, "413": _PROBLEM, "422": _PROBLEM}}},
+        "/v1/sensitivity": _get("Sensitivity (a tornado): each lever at the low and high ends of its range, and moved by one unit; "
+                                "the change in P(target met), or in the median and 80% band of a metric in a year",
+                                [{"name": "target", "in": "query", "schema": {"type": "string"}},
+                                 _METRIC, {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                                 {"name": "base", "in": "query", "schema": {"type": "string", "default": "baseline"}},
+                                 {"name": "from_year", "in": "query", "schema": {"type": "integer", "minimum": 2026, "maximum": 2030}},
+                                 _RUN] + _TABLE),
+        "/v1/runs/{run_a}/compare/{run_b}": _get(
+            "Forecast revisions: per metric, scenario and year the change (B minus A) of median, 80% and 95% bounds and of "
+            "target probabilities; and why: observations added, removed or revised with their sources, configuration, "
+            "input files, definitions, engine code and library versions that differ",
+            [{"name": "run_a", "in": "path", "required": True, "schema": {"type": "string"}},
+             {"name": "run_b", "in": "path", "required": True, "schema": {"type": "string"}}, _METRIC,
+             {"name": "table", "in": "query", "schema": {"type": "string", "enum": ["forecasts", "targets", "observations", "settings"]},
+              "description": "One table only (CSV answers the forecasts table unless told)."}] + _TABLE,
+            {"description": "JSON: every table and the notes; CSV or XLSX: the tables",
+             "content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}}),
         "/v1/backtests": {
             **_get("Stored rolling-origin backtest results (summary per series and model, or every row)",
                    [_METRIC, {"name": "backtest", "in": "query", "schema": {"type": "string"}},

@@ -1,0 +1,66 @@
+"""Decision tools over HTTP: goal seek (`POST /v1/goal-seek`: a question in a JSON body, nothing
+stored, so no token) and sensitivity (`GET /v1/sensitivity`), answered from the run's stored
+paths without refitting."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from forecast.errors import InvalidInput
+from forecast.outputs.decision_tables import seek, seek_columns, tornado
+
+from .formats import requested_format, respond_table, safe_filename, xlsx_bytes
+from .params import allow, store
+
+bp = Blueprint("decisions", __name__)
+GOAL_SEEK_FIELDS = ("target", "metric", "year", "lever", "probability", "median", "base", "from_year", "run")
+TEXT_FIELDS = ("target", "metric", "lever", "base", "run")
+
+
+@bp.post("/goal-seek")
+def goal_seek():
+    allow("run")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput('the body must be a JSON object such as {"target": "npl_below_2_2_by_2026", '
+                           '"lever": "risk_model_adoption", "probability": 0.8}', "body")
+    unknown = sorted(set(body) - set(GOAL_SEEK_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; goal seek takes {', '.join(GOAL_SEEK_FIELDS)}", unknown[0])
+    for name in TEXT_FIELDS:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise InvalidInput(f"{name} must be a string", name)
+    if not body.get("lever"):
+        raise InvalidInput("lever is required: the id of the lever to move (GET /v1/levers lists them)", "lever")
+    st = store()
+    run = st.get(body.get("run") or request.args.get("run") or None)
+    answer = seek(st, run, body["lever"], target=body.get("target"), metric=body.get("metric"), year=body.get("year"),
+                  probability=body.get("probability"), median=body.get("median"), base=body.get("base"),
+                  from_year=body.get("from_year"))
+    row = answer.as_dict()
+    if requested_format() == "json":
+        resp = jsonify({"run_id": run.run_id, **row, "curve": answer.curve})
+        resp.headers["X-Smfcast-Run"] = run.run_id
+        return resp
+    return respond_table([row], seek_columns(answer), safe_filename("smfcast_goal_seek", answer.lever, run.run_id),
+                         {"run_id": run.run_id})
+
+
+@bp.get("/sensitivity")
+def sensitivity():
+    allow("target", "metric", "year", "base", "from_year", "run")
+    st = store()
+    run = st.get(request.args.get("run") or None)
+    args = request.args
+    result = tornado(st, run, target=args.get("target"), metric=args.get("metric"), year=args.get("year"),
+                     base=args.get("base"), from_year=args.get("from_year"))
+    name = safe_filename("smfcast_sensitivity", args.get("target") or f"{args.get('metric')}-{args.get('year')}", run.run_id)
+    meta = {"run_id": run.run_id, "outcome": result.outcome, "metric": result.metric, "base_scenario": args.get("base") or "baseline",
+            "base": result.base, "quiet": result.quiet}
+    fmt = requested_format()
+    if fmt == "json":
+        return jsonify({**meta, "columns": result.columns, "rows": result.rows, "unit_columns": result.unit_columns,
+                        "per_unit": result.per_unit})
+    rows = [{"table": "range", **r} for r in result.rows] + [{"table": "unit", **r} for r in result.per_unit]
+    xlsx = xlsx_bytes([("range", result.rows, result.columns), ("unit", result.per_unit, result.unit_columns)]) if fmt == "xlsx" else None
+    return respond_table(rows, ["table"] + result.columns, name, meta, xlsx=xlsx)
