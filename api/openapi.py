@@ -40,8 +40,9 @@ _OBSERVATION = {"type": "object", "additionalProperties": False, "required": ["s
 _SOURCE = {"type": "object", "additionalProperties": False, "required": ["source_id", "publisher", "title", "quote"],
            "properties": {k: {"type": "string"} for k in ("source_id", "publisher", "title", "url", "quote")}}
 _OBSERVATIONS_BODY = {"type": "object", "additionalProperties": False, "properties": {
-    "rows": {"type": "array", "items": _OBSERVATION}, "sources": {"type": "array", "items": _SOURCE},
+    "rows": {"type": "array", "minItems": 1, "items": _OBSERVATION}, "sources": {"type": "array", "minItems": 1, "items": _SOURCE},
     "revise": {"type": "boolean"}, "reason": {"type": "string"}, "check": {"type": "boolean"}},
+    "anyOf": [{"required": ["rows"]}, {"required": ["sources"]}],
     "example": {"rows": [{"series_id": "qh_green_loan_share", "period": "2024Q4", "value": 25.82, "source_id": "qh_green_loans_2025h1_rmrb",
                           "quality": "derived", "note": "(2131.1 - 99.36) / (7945.4 - 77.2) x 100"}], "reason": "H1-2025 release"}}
 _WRITE_FLAGS = [{"name": "revise", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},

@@ -237,7 +237,7 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
             except ValueError as exc:
                 raise DataError(path, line, "period", str(exc)) from None
             if not fits_frequency(period, meta.frequency):
-                raise DataError(path, line, "period", f"{period_text!r} is a {period.kind} period but {sid!r} is {meta.frequency}")
+                raise DataError(path, line, "period", f"{period_text!r} is {'an' if period.kind == 'annual' else 'a'} {period.kind} period but {sid!r} is {meta.frequency}")
             try:
                 value = float(value_text)
             except ValueError:
