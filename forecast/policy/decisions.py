@@ -12,6 +12,7 @@ judged on) or one metric's median and 80% band in one year.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -155,10 +156,11 @@ def check_lever(overlay: Overlay, outcome: Outcome, lever_id: str, from_year: in
 class Seek:
     """A goal-seek answer. `value` is the lever value (held from `from_year`) at which the goal is
     first met, None when no value in the range meets it (`unreachable`) or every value does
-    (`met_throughout`); `at` is the outcome there (or at `best_value`, the value closest to the
-    goal, when none meets it). `direction` says which side of `value` meets the goal when the
-    outcome is monotone in the lever; otherwise `value` is the grid value nearest the base value
-    that meets it."""
+    (`met_throughout`); `at` is the outcome there, or at `best_value` when none meets it.
+    `best_value` is the value that comes closest to the goal: an end of the range when the outcome
+    is monotone in the lever, else the best scanned value. `direction` says which side of `value`
+    meets the goal (monotone only); otherwise `value` is the scanned value nearest the base value
+    that meets it. `base` is the outcome under the base scenario, where the lever is `base_value`."""
 
     status: str
     outcome: str
@@ -268,7 +270,13 @@ def goal_seek(overlay: Overlay, base: Scenario, outcome: Outcome, lever_id: str,
             hi = mid
         else:
             lo = mid
-    value = hi if at_least else lo
+    # Rounded to the tolerance's decimal place, away from the threshold: the goal still holds there.
+    quantum = 10.0 ** math.floor(math.log10(tolerance))
+    decimals = max(0, -math.floor(math.log10(tolerance)))
+    if at_least:
+        value = round(min(math.ceil(hi / quantum) * quantum, lever.upper), decimals)
+    else:
+        value = round(max(math.floor(lo / quantum) * quantum, lever.lower), decimals)
     direction = "at_least" if at_least else "at_most"
     return Seek("reached", value=value, direction=direction, at=measure(value), **common,
                 note=f"{goal} needs {lever_id} {'at least' if at_least else 'at most'} {value:.6g} {unit} from {from_year} on "
