@@ -277,5 +277,7 @@ def load_registry(data_dir: str | Path | None = None, texts: Mapping[str, str] |
     for name in REGISTRY_FILES:
         data = texts[name].encode("utf-8") if texts is not None and name in texts else (data_dir / name).read_bytes()
         digest.update(name.encode() + b"\0" + data)
-    last = changes.last_changes(changes.read_log(data_dir))  # the change log beside the files: each series' vintage
+    # Each series' vintage, from the change log beside the files; a would-be registry (`texts`) is
+    # only being checked and needs none.
+    last = changes.last_changes(changes.read_log(data_dir)) if texts is None else {}
     return Registry(data_dir, series, sources, headlines, rows, digest.hexdigest(), last)
