@@ -18,6 +18,7 @@ change log, and `revert` puts the old text back byte for byte.
 
 from __future__ import annotations
 
+import csv
 import getpass
 import itertools
 import math
@@ -164,12 +165,14 @@ def _read_texts(data_dir: Path) -> dict[str, str]:
         path = data_dir / name
         if not path.exists():
             raise DataError(path, None, None, "file is missing")
-        out[name] = path.read_bytes().decode("utf-8")
+        try:
+            out[name] = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(path, None, None, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     return out
 
 
 def _cells(line: str) -> list[str]:
-    import csv
     return next(csv.reader([line]), []) if line else []
 
 
