@@ -74,12 +74,18 @@ def spec() -> dict:
         "rationale": {"type": "string"}, "history": {"type": "boolean"},
         "level": {"type": "array", "items": {"type": "number", "minimum": 50, "maximum": 99}}, "levers": levers_body},
         "example": {"metric": "npl_ratio", "base": "baseline", "levers": {"risk_model_adoption": {"2026": 80}}}}
-    goal_seek = {"type": "object", "additionalProperties": False, "required": ["lever"], "properties": {
-        "target": {"type": "string"}, "lever": {"type": "string"},
-        "probability": {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMinimum": True, "exclusiveMaximum": True},
-        "metric": {"type": "string", "enum": list(HEADLINE_METRICS)}, "year": {"type": "integer"}, "median": {"type": "number"},
-        "base": {"type": "string", "default": "baseline"}, "from_year": {"type": "integer", "minimum": 2026, "maximum": 2030},
-        "run": {"type": "string"}},
+    seek_common = {"lever": {"type": "string", "minLength": 1}, "base": {"type": "string", "default": "baseline"},
+                   "from_year": {"type": "integer", "minimum": 2026, "maximum": 2030}, "run": {"type": "string"}}
+    goal_seek = {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["target", "lever", "probability"],
+         "description": "P(target met) reaching a probability", "properties": {
+             "target": {"type": "string"},
+             "probability": {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMinimum": True, "exclusiveMaximum": True},
+             **seek_common}},
+        {"type": "object", "additionalProperties": False, "required": ["metric", "year", "lever", "median"],
+         "description": "the median of a metric in a year reaching a value", "properties": {
+             "metric": {"type": "string", "enum": list(HEADLINE_METRICS)}, "year": {"type": "integer", "minimum": 2026, "maximum": 2030},
+             "median": {"type": "number"}, **seek_common}}],
         "example": {"target": "npl_below_2_2_by_2026", "lever": "risk_model_adoption", "probability": 0.5}}
     job = {"description": "Accepted: poll the job URL", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}
     image = lambda mime: {"description": "Fan chart", "content": {mime: {"schema": {"type": "string", "format": "binary"}}}}  # noqa: E731
@@ -135,7 +141,8 @@ def spec() -> dict:
         "/v1/sensitivity": _get("Sensitivity (a tornado): each lever at the low and high ends of its range, and moved by one unit; "
                                 "the change in P(target met), or in the median and 80% band of a metric in a year",
                                 [{"name": "target", "in": "query", "schema": {"type": "string"}},
-                                 _METRIC, {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                                 _METRIC, {"name": "year", "in": "query", "schema": {"type": "integer", "minimum": 2026, "maximum": 2030},
+                                           "description": "With metric (instead of target): the year whose median and 80% band"},
                                  {"name": "base", "in": "query", "schema": {"type": "string", "default": "baseline"}},
                                  {"name": "from_year", "in": "query", "schema": {"type": "integer", "minimum": 2026, "maximum": 2030}},
                                  _RUN] + _TABLE),
