@@ -284,3 +284,18 @@ def test_texts_put_and_get_are_inverse_byte_for_byte(data):
         changed = texts.put(text, name, place, new)
         assert texts.get(changed, name, place) == new and changed != text
         assert texts.put(changed, name, place, old) == text
+
+
+def test_a_large_import_is_one_change_and_its_revert_gives_back_every_byte(data):
+    original = digests(data)
+    rows = [NewObservation("qh_total_loans", f"{y}Q{q}", f"{1000 + y + q / 10:g}", "qh_total_loans_2025q2", "repost",
+                           origin=Origin.of_row("big.csv", 2 + 4 * (y - 1900) + q - 1)) for y in range(1900, 2000) for q in range(1, 5)]
+    out = intake.apply(data, rows)
+    assert out.count("add") == 400 and {e["change_id"] for e in out.entries} == {"1"}
+    loaded = load_registry(data).observations("qh_total_loans")
+    assert [(str(o.period), o.value) for o in loaded[:2]] == [("1900Q1", 2900.1), ("1900Q2", 2900.2)] and len(loaded) == 401
+    text = (data / "observations.csv").read_text(encoding="utf-8").splitlines()
+    assert text[-400] == "qh_total_loans,1900Q1,2900.1,qh_total_loans_2025q2,repost," and text[-1].startswith("qh_total_loans,1999Q4,")
+    intake.revert(data, "1")
+    after = digests(data)
+    assert {n: after[n] for n in FILES[:3]} == {n: original[n] for n in FILES[:3]}

@@ -188,9 +188,14 @@ def _same_observation(old_line: str, new: NewObservation) -> bool:
 
 
 def _render(current: dict[str, str], edits: list[_Edit]) -> dict[str, str]:
+    """The files' texts with the edits made: TOML edits one by one, observation rows in one pass."""
     out = dict(current)
     for e in edits:
-        out[e.file] = texts.put(out[e.file], e.file, e.place, e.after)
+        if e.file != OBSERVATIONS:
+            out[e.file] = texts.put(out[e.file], e.file, e.place, e.after)
+    rows = {e.place: e.after for e in edits if e.file == OBSERVATIONS}
+    if rows:
+        out[OBSERVATIONS] = texts.put_observations(out[OBSERVATIONS], rows)
     return out
 
 
@@ -198,9 +203,10 @@ def _culprit(rendered: dict[str, str], edits: list[_Edit], err: DataError) -> _E
     name = Path(err.path).name
     if err.line is None:
         return None
+    index = texts.observation_index(rendered[OBSERVATIONS]) if name == OBSERVATIONS else None
     for e in edits:
         if e.file == name:
-            span = texts.span(rendered[name], e.file, e.place)
+            span = texts.span(rendered[name], e.file, e.place, index)
             if span and span[0] <= err.line <= span[1]:
                 return e
     return None
@@ -259,13 +265,14 @@ def _commit(data_dir: Path, current: dict[str, str], final: dict[str, str], log_
 
 def _observation_edits(obs: list[NewObservation], current: str, revise: bool, problems: list[DataError]) -> tuple[list[_Edit], int]:
     edits, seen, unchanged = [], {}, 0
+    index = texts.observation_index(current)
     for o in obs:
         key = texts.observation_key(o.series_id, o.period)
         if key in seen:
             problems.append(o.origin.error("period", f"repeats {o.series_id} {o.period} of {seen[key].where}"))
             continue
         seen[key] = o.origin
-        old = texts.get(current, OBSERVATIONS, key)
+        old = texts.get(current, OBSERVATIONS, key, index)
         if old and _same_observation(old, o):
             unchanged += 1
             continue
@@ -365,13 +372,17 @@ def apply(data_dir: str | Path, observations: list[NewObservation] = (), sources
         log_text = changes.log_text(data_dir)
         change_id = changes.next_change_id(changes.read_log(data_dir, log_text))
         time, entries, state = _now(), [], dict(current)
+        index = texts.observation_index(current[OBSERVATIONS])  # each row is edited at most once per change
         for e in edits:
-            before = texts.get(state[e.file], e.file, e.place)
-            state[e.file] = texts.put(state[e.file], e.file, e.place, e.after)
+            if e.file == OBSERVATIONS:
+                before = texts.get(current[OBSERVATIONS], OBSERVATIONS, e.place, index)
+            else:
+                before = texts.get(state[e.file], e.file, e.place)
+                state[e.file] = texts.put(state[e.file], e.file, e.place, e.after)
             entries.append({**dict.fromkeys(changes.COLUMNS, ""), "change_id": change_id, "time": time, "who": who,
                             "action": e.action, "reason": reason, **e.log, "file": e.file, "place": e.place,
                             "before": before, "after": e.after})
-        _commit(data_dir, current, state, log_text, entries)
+        _commit(data_dir, current, _render(current, edits), log_text, entries)
         return Outcome(change_id, entries, unchanged)
 
 
@@ -399,8 +410,12 @@ def revert(data_dir: str | Path, change_id: str, *, who: str | None = None, reas
             raise InvalidInput(f"change {change_id} was already reverted by change {undone[change_id]}", "change_id")
         current = _read_texts(data_dir)
         state = dict(current)
+        index, rows = texts.observation_index(current[OBSERVATIONS]), {}  # a change edits each row once
         for e in reversed(target):
-            now = texts.get(state[e["file"]], e["file"], e["place"])
+            if e["file"] == OBSERVATIONS:
+                now = texts.get(current[OBSERVATIONS], OBSERVATIONS, e["place"], index)
+            else:
+                now = texts.get(state[e["file"]], e["file"], e["place"])
             if now != e["after"]:
                 later = [x for x in entries if x["file"] == e["file"] and x["place"] == e["place"]
                          and int(x["change_id"]) > int(change_id)]
@@ -408,7 +423,12 @@ def revert(data_dir: str | Path, change_id: str, *, who: str | None = None, reas
                 by = f" by change {later[-1]['change_id']}" if later else " by hand"
                 raise InvalidInput(f"{what} was changed again{by} after change {change_id}; "
                                    f"revert that first or make a new change", "change_id")
-            state[e["file"]] = texts.put(state[e["file"]], e["file"], e["place"], e["before"])
+            if e["file"] == OBSERVATIONS:
+                rows[e["place"]] = e["before"]
+            else:
+                state[e["file"]] = texts.put(state[e["file"]], e["file"], e["place"], e["before"])
+        if rows:
+            state[OBSERVATIONS] = texts.put_observations(state[OBSERVATIONS], rows)
         try:
             load_registry(data_dir, state)
         except DataError as err:

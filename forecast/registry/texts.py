@@ -54,26 +54,51 @@ def _records(text: str) -> list[tuple[int, int, list[str]]]:
     return out
 
 
-def _get_observation(text: str, key: str) -> tuple[str, tuple[int, int] | None]:
-    lines = text.splitlines(keepends=True)
+def observation_index(text: str) -> dict[str, tuple[int, int]]:
+    """place -> (first line index, end line index exclusive) of every observation row, read once:
+    a change of many rows looks each one up here instead of reading the file per row."""
+    out = {}
     for start, end, cells in _records(text):
-        if len(cells) >= 2 and observation_key(cells[0], cells[1]) == key:
-            return "".join(lines[start:end]).rstrip("\r\n"), (start, end)
-    return "", None
+        if len(cells) >= 2:
+            out.setdefault(observation_key(cells[0], cells[1]), (start, end))
+    return out
+
+
+def _get_observation(text: str, key: str, index: dict | None = None) -> tuple[str, tuple[int, int] | None]:
+    span = (index if index is not None else observation_index(text)).get(key)
+    if span is None:
+        return "", None
+    return "".join(text.splitlines(keepends=True)[span[0]:span[1]]).rstrip("\r\n"), span
+
+
+def put_observations(text: str, rows: dict[str, str]) -> str:
+    """`observations.csv` with the row at each place replaced by its new text ("" removes it);
+    places not yet in the file are appended in the order given. One pass over the file."""
+    index = observation_index(text)
+    nl = _newline(text)
+    lines = text.splitlines(keepends=True)
+    replaced = {index[k][0]: (index[k][1], new) for k, new in rows.items() if k in index}
+    out, i = [], 0
+    while i < len(lines):
+        if i in replaced:
+            end, new = replaced[i]
+            if new:
+                out.append(new + nl)
+            i = end
+        else:
+            out.append(lines[i])
+            i += 1
+    body = "".join(out)
+    added = [new for k, new in rows.items() if k not in index and new]
+    if added:
+        if body and not body.endswith("\n"):
+            body += nl
+        body += "".join(new + nl for new in added)
+    return body
 
 
 def _set_observation(text: str, key: str, new: str) -> str:
-    _, span = _get_observation(text, key)
-    lines = text.splitlines(keepends=True)
-    nl = _newline(text)
-    if span is None:
-        if not new:
-            return text
-        if text and not text.endswith("\n"):
-            text += nl
-        return text + new + nl
-    start, end = span
-    return "".join(lines[:start]) + (new + nl if new else "") + "".join(lines[end:])
+    return put_observations(text, {key: new})
 
 
 def _table_span(lines: list[str], header: str) -> tuple[int, int] | None:
@@ -124,10 +149,11 @@ def _headline_line(lines: list[str], metric: str) -> int | None:
     return None
 
 
-def get(text: str, file: str, key: str) -> str:
-    """The text at `key` in the file's `text` ("" when absent), without its final line end."""
+def get(text: str, file: str, key: str, index: dict | None = None) -> str:
+    """The text at `key` in the file's `text` ("" when absent), without its final line end.
+    `index`: the file's `observation_index`, when many rows are looked up."""
     if file == OBSERVATIONS:
-        return _get_observation(text, key)[0]
+        return _get_observation(text, key, index)[0]
     lines = text.splitlines(keepends=True)
     if file == SERIES and key.startswith("headline."):
         j = _headline_line(lines, key.removeprefix("headline."))
@@ -136,11 +162,11 @@ def get(text: str, file: str, key: str) -> str:
     return "".join(lines[span[0]:span[1]]).rstrip("\r\n").replace("\r\n", "\n") if span else ""
 
 
-def span(text: str, file: str, key: str) -> tuple[int, int] | None:
+def span(text: str, file: str, key: str, index: dict | None = None) -> tuple[int, int] | None:
     """1-based first and last line of the text at `key`, or None when absent: what a loader's
     line number is matched against to find which edit it is about."""
     if file == OBSERVATIONS:
-        found = _get_observation(text, key)[1]
+        found = (index if index is not None else observation_index(text)).get(key)
         return (found[0] + 1, found[1]) if found else None
     lines = text.splitlines(keepends=True)
     if file == SERIES and key.startswith("headline."):
