@@ -299,3 +299,14 @@ def test_a_large_import_is_one_change_and_its_revert_gives_back_every_byte(data)
     intake.revert(data, "1")
     after = digests(data)
     assert {n: after[n] for n in FILES[:3]} == {n: original[n] for n in FILES[:3]}
+
+
+def test_concurrent_writers_take_turns(data):
+    from concurrent.futures import ThreadPoolExecutor
+    rows = [NewObservation("qh_total_loans", f"2024Q{q}", f"{7800 + q}", "qh_total_loans_2025q2", "repost", origin=CLI) for q in (1, 3, 4)]
+    rows.append(NewObservation("qh_total_loans", "2023Q4", "7700", "qh_total_loans_2025q2", "repost", origin=CLI))
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda r: intake.apply(data, [r]), rows))
+    assert sorted(o.change_id for o in outcomes) == ["1", "2", "3", "4"]
+    assert len(changes.read_log(data)) == 4
+    assert {str(o.period) for o in load_registry(data).observations("qh_total_loans")} >= {"2023Q4", "2024Q1", "2024Q3", "2024Q4"}
