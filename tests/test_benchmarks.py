@@ -22,10 +22,12 @@ def _run(script: str, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_bench_scenarios_small_prints_its_median():
+def test_bench_scenarios_small_prints_its_medians():
     out = _run("bench_scenarios.py", "--small")
-    median = float(re.search(r"median ([\d.]+) ms", out).group(1))
-    assert median > 0 and "budget" in out, out
+    for what, budget in (("custom scenario", "median < 50 ms"), ("goal seek", "median <= 300 ms"), ("sensitivity table", "median <= 1 s")):
+        line = re.search(rf"^{what}.*: median ([\d.]+) ms, p90 ([\d.]+) ms over (\d+) requests \[budget: (.*)\]", out, re.M)
+        assert line, out
+        assert 0 < float(line.group(1)) <= float(line.group(2)) and int(line.group(3)) >= 5 and line.group(4) == budget
 
 
 @pytest.mark.slow
