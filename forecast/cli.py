@@ -216,7 +216,7 @@ def _goal_seek(args) -> int:
 
 
 def _sensitivity(args) -> int:
-    from forecast.outputs.decision_tables import tornado
+    from forecast.outputs.decision_tables import from_year_of, tornado
     store = _store(args)
     run = store.get(args.run)
     result = tornado(store, run, target=args.target, metric=args.metric, year=args.year, base=args.base, from_year=args.from_year)
@@ -229,7 +229,7 @@ def _sensitivity(args) -> int:
         print(render(rows, ["table"] + result.columns, "csv"))
     else:
         base = ", ".join(f"{k} {v:.4g}" for k, v in result.base.items())
-        print(f"sensitivity of {result.outcome} under {args.base} ({base}), levers held from {args.from_year or 2026}; "
+        print(f"sensitivity of {result.outcome} under {args.base} ({base}), levers held from {from_year_of(args.from_year)}; "
               f"run {run.run_id}")
         print(render(result.rows, [c for c in result.columns if c not in ("title_en", "lever_unit")], "table"))
         print("\nmoved by one unit from the base path:")
