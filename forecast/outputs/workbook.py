@@ -23,10 +23,11 @@ from forecast.outputs.run_tables import forecast_rows, target_rows
 from forecast.outputs.tables import neutralise
 from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
 from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
+from forecast.store.runs import LIBRARIES as RUN_LIBRARIES
 from forecast.store.runs import Run, RunStore
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
-LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast", "xlsxwriter", "flask")
+EXPORTERS = ("xlsxwriter", "flask")  # what wrote this file (the numbers' libraries are the run's, stored with it)
 HEADER_ROW = 3  # 0-based: title, run line, scenario titles, then the machine-readable header
 
 
@@ -259,11 +260,14 @@ def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
             {"key": "smfcast", "value": __version__}, {"key": "run made with smfcast", "value": run.version},
             {"key": "model", "value": model}]
     rows += [{"key": f"config.{k}", "value": v if isinstance(v, (int, float, str)) else str(v)} for k, v in sorted(run.config.items())]
-    for lib in LIBRARIES:
+    libraries = run.libraries
+    for lib in RUN_LIBRARIES:
+        rows.append({"key": f"library.{lib}", "value": libraries.get(lib, "not recorded in this run")})
+    for lib in EXPORTERS:
         try:
-            rows.append({"key": f"library.{lib}", "value": metadata.version(lib)})
+            rows.append({"key": f"exported with.{lib}", "value": metadata.version(lib)})
         except metadata.PackageNotFoundError:
-            rows.append({"key": f"library.{lib}", "value": "not installed"})
+            rows.append({"key": f"exported with.{lib}", "value": "not installed"})
     rows += [{"key": f"input.{name}", "value": digest} for name, digest in sorted(run.inputs.items())]
     for metric in run.metrics:
         method = run.metric_info(metric)["method"]

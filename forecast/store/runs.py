@@ -2,9 +2,11 @@
 
 A run is every headline metric fitted with every model, every preset scenario applied, and the
 resulting sample paths kept. Its id is a hash of everything that changes the numbers (data files,
-configuration, package version, seed), so the same inputs give the same id and the same numbers,
-and a changed observation gives a new run while old runs stay readable: a spreadsheet can pin one.
-Paths are stored as `.npy` bytes (never pickles) and are served without refitting.
+configuration, package version, engine source, seed, and the versions of the numerical libraries),
+so the same inputs give the same id and the same numbers, and a changed observation or an upgraded
+library gives a new run while old runs stay readable: a spreadsheet can pin one. Paths are stored
+as `.npy` bytes (never pickles) and are served without refitting. Which run answers requests that
+name none is decided by publishing it (`publications.py`); the store keeps to a quota (`quota.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +36,12 @@ from forecast.policy.scenarios import (
     load_levers,
     load_scenarios,
 )
-from forecast.policy.targets import Target, load_targets
+from forecast.policy.targets import Target, check_target_years, load_targets
 from forecast.registry.periods import parse_period
 from forecast.registry.series import HEADLINE_METRICS, default_data_dir, load_registry
 from forecast.registry.transforms import Transform
+from forecast.store import publications
+from forecast.store.quota import Quota, prune
 
 BASELINE = "baseline"
 _SCHEMA = """
@@ -51,7 +56,10 @@ CREATE TABLE IF NOT EXISTS paths (
     run_id TEXT NOT NULL REFERENCES runs(run_id), metric TEXT NOT NULL, model TEXT NOT NULL,
     scenario TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run_id, metric, model, scenario)
 );
-"""
+""" + publications.SCHEMA
+# The libraries whose versions change the numbers (statsforecast's ETS simulation, statsmodels'
+# ARIMA, Prophet's sampler, numpy's generators): hashed into the run id and stored with the run.
+LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast")
 
 
 def default_store_path() -> Path:
@@ -76,11 +84,25 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+@lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """The installed versions of `LIBRARIES` (read once per process: a process keeps the
+    libraries it loaded)."""
+    out = {}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
 def run_id_for(data_dir: Path, config: EngineConfig) -> tuple[str, dict]:
-    """(run id, input digests): sha256 over data bytes, config (with the seed), package version and
-    engine source."""
+    """(run id, input digests): sha256 over data bytes, config (with the seed), package version,
+    engine source and library versions."""
     inputs = {p.relative_to(data_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in input_files(data_dir)}
-    payload = json.dumps({"inputs": inputs, "config": config.to_dict(), "version": __version__, "code": code_digest()}, sort_keys=True)
+    payload = json.dumps({"inputs": inputs, "config": config.to_dict(), "version": __version__, "code": code_digest(),
+                          "libraries": library_versions()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16], inputs
 
 
@@ -145,6 +167,11 @@ class Run:
         return {k: Target(**v) for k, v in self.summary["targets"].items()}
 
     @property
+    def libraries(self) -> dict[str, str]:
+        """The library versions the run was computed with (empty for runs stored before they were recorded)."""
+        return dict(self.summary.get("libraries", {}))
+
+    @property
     def vintage(self) -> dict | None:
         """The data vintage the run used: the change log's digest and each series' last change
         (`registry.changes.vintage`); None for runs stored before it was recorded."""
@@ -153,19 +180,31 @@ class Run:
     def header(self) -> dict:
         return {"run_id": self.run_id, "created": self.created, "version": self.version, "config": self.config,
                 "vintage": self.vintage,
-                "inputs": self.inputs, "scenarios": self.scenarios, "metrics": self.metrics}
+                "inputs": self.inputs, "libraries": self.libraries, "scenarios": self.scenarios, "metrics": self.metrics}
 
 
 class RunStore:
     """SQLite store of immutable runs. Safe for several processes: writes are single transactions
     and a run id that already exists is never rewritten."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, quota: Quota | None = None):
         self.path = Path(path) if path is not None else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.quota = quota or Quota.from_env()
         self._local = threading.local()
-        with self._connect() as con:
-            con.executescript(_SCHEMA)
+        con = self._connect()
+        con.executescript(_SCHEMA)
+        if self.latest() is not None and publications.current(con) is None:
+            # A store from before publications: its newest run was what unpinned requests saw, so it stays so.
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                newest = con.execute("SELECT run_id FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()
+                if publications.current(con) is None:
+                    publications.insert(con, newest[0], "smfcast", "the newest run of a store made before publications")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def _connect(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -189,6 +228,9 @@ class RunStore:
                     json.dumps(run.inputs, sort_keys=True), json.dumps(run.summary, sort_keys=True, ensure_ascii=False)))
                 con.executemany("INSERT INTO paths VALUES (?, ?, ?, ?, ?)", [
                     (run.run_id, metric, model, scenario, _to_blob(a)) for (metric, model, scenario), a in arrays.items()])
+                if publications.current(con) is None:
+                    publications.insert(con, run.run_id, *publications.FIRST_RUN)
+                prune(con, self.quota, keep=run.run_id)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -215,14 +257,39 @@ class RunStore:
         return [_run_from_row(r) for r in rows]
 
     def latest(self) -> Run | None:
-        # Only the id is read per call; the run itself comes from the in-memory cache (runs never change).
+        """The newest run stored (published or not), or None in an empty store."""
         row = self._connect().execute("SELECT run_id FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()
         return _cached_run(str(self.path), row[0], self) if row else None
 
+    def published_id(self) -> str | None:
+        """The id of the run that answers unpinned requests (one indexed read, no run loaded)."""
+        return publications.current(self._connect())
+
+    def published(self) -> Run | None:
+        # Only the id is read per call; the run itself comes from the in-memory cache (runs never change).
+        run_id = self.published_id()
+        return _cached_run(str(self.path), run_id, self) if run_id else None
+
+    def publish(self, run_id: str, by: str, reason: str = "") -> dict:
+        """Make `run_id` the run unpinned requests get; the publication is appended to the history."""
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            record = publications.insert(con, run_id, by, reason)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return record
+
+    def publication_history(self) -> list[dict]:
+        """Every publication, newest first."""
+        return publications.history(self._connect())
+
     def get(self, run_id: str | None = None) -> Run:
-        """The named run, or the newest when `run_id` is None."""
+        """The named run, or the published one when `run_id` is None."""
         if run_id is None:
-            run = self.latest()
+            run = self.published()
             if run is None:
                 raise NotFound("no run in the store yet; run `smfcast run` first", "run")
             return run
@@ -299,7 +366,7 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     reg = load_registry(data_dir)
     levers = load_levers(data_dir)
     presets = load_scenarios(data_dir, levers)
-    targets = load_targets(data_dir)
+    targets = load_targets(data_dir, until_year=config.until_year)
     arrays, metrics = {}, {}
     tasks = [(reg, metric, config) for metric in HEADLINE_METRICS]
     for metric, fc in zip(HEADLINE_METRICS, (executor.map if executor else map)(_forecast_task, tasks)):
@@ -320,8 +387,9 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     summary = {"metrics": metrics, "scenarios": [BASELINE] + sorted(s for s in presets if s != BASELINE),
                "scenario_defs": {k: v.as_dict() for k, v in presets.items()},
                "levers": {k: v.as_dict() for k, v in levers.items()},
-               "targets": {k: v.as_dict() for k, v in targets.items()},
+               "targets": {k: v.as_dict() for k, v in targets.items()}, "libraries": library_versions(),
                "code": code_digest()}
+    check_target_years(targets, {m: [parse_period(p).year for p in info["periods"]] for m, info in metrics.items()}, data_dir)
     from forecast.registry.changes import vintage
     summary["vintage"] = vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
