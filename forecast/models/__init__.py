@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from .arima import ARIMA
 from .base import Model, NotFittedError
+from .drift import Drift
 from .prophet import Prophet
 from .statsforecast_models import ETS, Theta
 
-MODELS: dict[str, type[Model]] = {"arima": ARIMA, "prophet": Prophet, "ets": ETS, "theta": Theta}
+# "drift" is the random-walk benchmark runs compare themselves with, not an ensemble member.
+MODELS: dict[str, type[Model]] = {"arima": ARIMA, "prophet": Prophet, "ets": ETS, "theta": Theta, "drift": Drift}
 
 
 def make_model(name: str, season_length: int = 1) -> Model:
@@ -18,4 +20,4 @@ def make_model(name: str, season_length: int = 1) -> Model:
     return cls(season_length=season_length)
 
 
-__all__ = ["ARIMA", "ETS", "MODELS", "Model", "NotFittedError", "Prophet", "Theta", "make_model"]
+__all__ = ["ARIMA", "Drift", "ETS", "MODELS", "Model", "NotFittedError", "Prophet", "Theta", "make_model"]

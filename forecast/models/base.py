@@ -19,7 +19,7 @@ class NotFittedError(RuntimeError):
 
 
 class Model(ABC):
-    """Base class: subclasses implement `_fit(y)`, `_sample(h, n_paths, rng)` and `_describe()`."""
+    """Base class: subclasses implement `_fit(y)`, `_sample(h, n_paths, rng)`, `_point(h)` and `_describe()`."""
 
     name = "model"
 
@@ -56,6 +56,15 @@ class Model(ABC):
             raise RuntimeError(f"{self.name}: produced paths of shape {paths.shape}, expected {(n_paths, h)}")
         return paths
 
+    def point_forecast(self, h: int) -> np.ndarray:
+        """The wrapped library's own point forecast for steps 1..h (its `predict`/`get_forecast`):
+        what the paths' median must track, checked for every member in the tests."""
+        if self.y_ is None:
+            raise NotFittedError(f"{self.name}: call fit() before point_forecast()")
+        if self.constant_:
+            return np.full(int(h), self.y_[-1])
+        return np.asarray(self._point(int(h)), dtype=float)
+
     def describe(self) -> dict:
         if self.y_ is None:
             raise NotFittedError(f"{self.name}: call fit() before describe()")
@@ -71,6 +80,10 @@ class Model(ABC):
     @abstractmethod
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """Return paths shaped (n_paths, h)."""
+
+    @abstractmethod
+    def _point(self, h: int) -> np.ndarray:
+        """The library's point forecast for steps 1..h."""
 
     def _describe(self) -> dict:
         return {}

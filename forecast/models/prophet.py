@@ -1,7 +1,8 @@
 """Prophet set up for annual and quarterly data.
 
 On annual data Prophet is a piecewise-linear trend: weekly, daily and yearly seasonality are off.
-On quarterly data a yearly seasonality of Fourier order 2 (four phases a year allow no more).
+On quarterly and monthly data a yearly seasonality of Fourier order m / 2 (2 for quarters, 6 for
+months: m phases a year allow no more), fitted on quarter-end or month-end dates.
 The default 25 changepoints overfit or hang on short series; we allow one per three points, at most
 five. Paths come from `predictive_samples` (shape (h, n): transposed). Prophet samples with
 numpy's global RNG, so we seed it from our generator and restore the global state afterwards.
@@ -14,6 +15,8 @@ import logging
 import numpy as np
 
 from .base import Model, seed_from
+
+FREQ = {1: "YE", 4: "QE", 12: "ME"}  # season length -> pandas period-end frequency
 
 
 def _quiet() -> None:
@@ -30,26 +33,31 @@ class Prophet(Model):
         super().__init__(season_length)
         self.changepoint_prior_scale = changepoint_prior_scale
 
+    def _check_season(self) -> None:
+        if self.season_length not in FREQ:
+            raise ValueError(f"prophet: season_length {self.season_length} is not one of {sorted(FREQ)} (annual, quarterly, monthly)")
+
     def _dates(self, n: int):
         import pandas as pd
-        freq = "QE" if self.season_length == 4 else "YE"
-        return pd.date_range("2000-01-01", periods=n, freq=freq)
+        return pd.date_range("2000-01-01", periods=n, freq=FREQ[self.season_length])
 
     def _fit(self, y: np.ndarray) -> None:
         import pandas as pd
         _quiet()
         from prophet import Prophet as _Prophet
         _quiet()
+        self._check_season()
         self.n_changepoints_ = int(min(5, len(y) // 3))
-        quarterly = self.season_length == 4 and len(y) >= 8
+        m = self.season_length
+        seasonal = m > 1 and len(y) >= 2 * m
         self.model_ = _Prophet(
             growth="linear", n_changepoints=self.n_changepoints_, changepoint_prior_scale=self.changepoint_prior_scale,
-            yearly_seasonality=2 if quarterly else False, weekly_seasonality=False, daily_seasonality=False,
+            yearly_seasonality=m // 2 if seasonal else False, weekly_seasonality=False, daily_seasonality=False,
             uncertainty_samples=0,
         )
         df = pd.DataFrame({"ds": self._dates(len(y)), "y": y})
         self.model_.fit(df, seed=1234)
-        self.quarterly_ = quarterly
+        self.seasonal_ = seasonal
 
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         import pandas as pd
@@ -63,8 +71,12 @@ class Prophet(Model):
             np.random.set_state(state)
         return np.asarray(samples, dtype=float).T
 
+    def _point(self, h: int) -> np.ndarray:
+        import pandas as pd
+        return np.asarray(self.model_.predict(pd.DataFrame({"ds": self._dates(len(self.y_) + h)[-h:]}))["yhat"], dtype=float)
+
     def _describe(self) -> dict:
         params = self.model_.params
         return {"n_changepoints": self.n_changepoints_, "changepoint_prior_scale": self.changepoint_prior_scale,
-                "yearly_seasonality": bool(self.quarterly_), "sigma_obs": float(np.ravel(params["sigma_obs"])[0]),
+                "yearly_seasonality": bool(self.seasonal_), "sigma_obs": float(np.ravel(params["sigma_obs"])[0]),
                 "growth_rate_k": float(np.ravel(params["k"])[0])}
