@@ -1,13 +1,13 @@
 """smfcast HTTP API (Flask). `create_app(config)` builds the app; `api.wsgi:app` is what gunicorn serves.
 
 Reads are served from the run store (sample paths cached in memory per worker): no model work on a
-GET, only quantiles. Writes (refits, backtest reruns) run as background jobs.
+GET, only quantiles; a request that names no run gets the published one. Writes need a bearer
+token (`tokens.py`); refits and backtest reruns are queued jobs run by the worker process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import Flask
 
@@ -15,6 +15,7 @@ from forecast.registry.series import default_data_dir, load_registry
 from forecast.store.runs import RunStore, default_store_path
 
 from .problems import register_problem_handlers
+from .response_cache import CachedGets, ResponseCache
 
 log = logging.getLogger("smfcast.api")
 
@@ -24,23 +25,29 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(
         SMFCAST_DATA=str(default_data_dir()),
         SMFCAST_STORE=str(default_store_path()),
-        SMFCAST_API_TOKEN=os.environ.get("SMFCAST_API_TOKEN") or None,
+        SMFCAST_API_TOKEN=None,
+        SMFCAST_API_TOKENS=None,  # {name: token}; None reads the environment and the token file on each write
         SMFCAST_AUTORUN=False,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.config.update(config or {})
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["smfcast_registry"] = load_registry(app.config["SMFCAST_DATA"])
+    if app.config["SMFCAST_API_TOKENS"] is None and app.config["SMFCAST_API_TOKEN"]:
+        app.config["SMFCAST_API_TOKENS"] = {"default": app.config["SMFCAST_API_TOKEN"]}
     store = RunStore(app.config["SMFCAST_STORE"])
     app.extensions["smfcast_store"] = store
     if app.config["SMFCAST_AUTORUN"] and store.latest() is None:
         from forecast.store.runs import create_run
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
+    published = store.published()
+    app.extensions["smfcast_registry"] = (published.inputs if published else None, load_registry(app.config["SMFCAST_DATA"]))
+    app.extensions["smfcast_responses"] = ResponseCache()
+    app.wsgi_app = CachedGets(app.wsgi_app, app.extensions["smfcast_responses"], store.published_id)
     register_problem_handlers(app)
-    from . import backtests, decisions, forecasts, health, jobs, meta, openapi, revisions, runs, targets
-    for module in (health, meta, forecasts, targets, decisions, backtests, runs, revisions, jobs, openapi):
+    from . import backtests, decisions, forecasts, health, jobs, meta, openapi, publications, revisions, runs, targets
+    for module in (health, meta, forecasts, targets, decisions, backtests, runs, publications, revisions, jobs, openapi):
         app.register_blueprint(module.bp, url_prefix="/v1")
     from . import observations
     app.register_blueprint(observations.bp, url_prefix="/v1")

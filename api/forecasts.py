@@ -1,13 +1,9 @@
-"""Forecast bands: presets by GET (cached, ETag), custom scenarios by POST (overlay only, no refit),
-and fan charts."""
+"""Forecast bands: presets by GET (cached whole, ETag; see `response_cache.py`), custom scenarios
+by POST (overlay only, no refit), and fan charts."""
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
-
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from forecast.defaults import ENSEMBLE
 from forecast.errors import InvalidInput, NotFound
@@ -26,35 +22,10 @@ from forecast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
 from .params import allow, many, registry, run, store
+from .response_cache import CACHE_CONTROL, etag_for
 
 bp = Blueprint("forecasts", __name__)
 FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
-CACHE_CONTROL = "public, max-age=60"
-
-
-class ResponseCache:
-    """The last `size` forecast answers of this worker, by ETag (run id + query + Accept). A run
-    never changes, so an answer never goes stale; a new run has a new id and so new keys."""
-
-    def __init__(self, size: int = 256):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key: str):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        return None
-
-    def put(self, key: str, value) -> None:
-        with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-
-RESPONSES = ResponseCache()
 
 
 def _metrics() -> list[str]:
@@ -63,11 +34,6 @@ def _metrics() -> list[str]:
         if m not in HEADLINE_METRICS:
             raise NotFound(f"unknown metric {m!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
     return metrics
-
-
-def _etag() -> str:
-    key = request.full_path + "|" + request.headers.get("Accept", "")
-    return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 @bp.get("/forecasts")
@@ -80,16 +46,6 @@ def get_forecasts():
         scenarios = r.scenarios
     model = request.args.get("model", ENSEMBLE)
     history = flag("history")
-    etag = f"{r.run_id}-{_etag()}"
-    if request.if_none_match.contains(etag):
-        resp = Response(status=304)
-        resp.set_etag(etag)
-        resp.headers["Cache-Control"] = CACHE_CONTROL
-        return resp
-    cached = RESPONSES.get(etag)
-    if cached is not None:  # the same run, query and Accept header: the same bytes
-        body, mimetype, headers = cached
-        return Response(body, mimetype=mimetype, headers=headers)
     metrics = _metrics()
     name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
     # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run),
@@ -99,9 +55,16 @@ def get_forecasts():
     resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
                                                           "model": model, "levels": list(levels)},
                          wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
+    # Built, so the query was valid: only now may a conditional request (even `*`) answer 304.
+    etag = etag_for(r.run_id, request.environ)
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = CACHE_CONTROL
-    RESPONSES.put(etag, (resp.get_data(), resp.mimetype, dict(resp.headers)))
+    current_app.extensions["smfcast_responses"].put(etag, resp.get_data(), list(resp.headers.items()))
+    if request.if_none_match.contains_weak(etag):
+        not_modified = Response(status=304)
+        not_modified.set_etag(etag)
+        not_modified.headers["Cache-Control"] = CACHE_CONTROL
+        return not_modified
     return resp
 
 

@@ -1,4 +1,5 @@
-"""`GET /v1/health`: is the service up, which version, how much data it loaded, which run is current."""
+"""`GET /v1/health`: is the service up, which version, how much data it loaded, which run is
+published (what unpinned requests get) and which is the newest stored."""
 
 from __future__ import annotations
 
@@ -15,6 +16,6 @@ bp = Blueprint("health", __name__)
 def health():
     allow()
     reg = registry()
-    latest = store().latest()
+    newest = store().latest()
     return jsonify(status="ok", version=__version__, series=len(reg.series), observations=len(reg.rows),
-                   run_id=latest.run_id if latest else None)
+                   run_id=store().published_id(), newest_run_id=newest.run_id if newest else None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template_string
 
 from forecast import __version__
+from forecast.defaults import MAX_N_PATHS
 from forecast.registry.series import HEADLINE_METRICS
 
 from .params import allow
@@ -23,7 +24,7 @@ _LONG_ONLY = {"name": "layout", "in": "query", "schema": {"type": "string", "enu
 _BOM = {"name": "bom", "in": "query", "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
         "description": "Prefix CSV with a UTF-8 byte-order mark so Excel reads Chinese text correctly."}
 _RUN = {"name": "run", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-        "description": "Pin a run id (default: the newest run)."}
+        "description": "Pin a run id (default: the published run)."}
 _METRIC = {"name": "metric", "in": "query", "schema": {"type": "string", "enum": list(HEADLINE_METRICS)}}
 _SCENARIO = {"name": "scenario", "in": "query", "schema": {"type": "string"},
              "description": "Scenario name(s), comma-separated or repeated; `all` for every preset."}
@@ -160,35 +161,53 @@ def spec() -> dict:
             **_get("Stored rolling-origin backtest results (summary per series and model, or every row)",
                    [_METRIC, {"name": "backtest", "in": "query", "schema": {"type": "string"}},
                     {"name": "detail", "in": "query", "schema": {"type": "string", "enum": ["summary", "rows"]}}] + _TABLE),
-            "post": {"summary": "Rerun the backtests (background job)", "security": [{"bearer": []}],
+            "post": {"summary": "Rerun the backtests (a queued job; an identical one queued or running is returned instead)",
+                     "security": [{"bearer": []}],
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
                          "type": "object", "additionalProperties": False, "properties": {
                              "metric": {"type": "string", "enum": list(HEADLINE_METRICS)},
                              "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}},
-                             "seed": {"type": "integer", "minimum": 0},
+                             "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                              "h": {"type": "integer", "minimum": 1, "maximum": 12},
                              "n_windows": {"type": "integer", "minimum": 1, "maximum": 20},
                              "step_size": {"type": "integer", "minimum": 1, "maximum": 4},
                              "n_paths": {"type": "integer", "minimum": 100, "maximum": 2000}}}}}},
-                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}},
+                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM,
+                                   "422": _PROBLEM}},
         },
         "/v1/runs": {
-            **_get("Stored runs, newest first", _TABLE),
-            "post": {"summary": "Refit every model on the current data (background job)", "security": [{"bearer": []}],
+            **_get("Stored runs, newest first, with when each was last published", _TABLE),
+            "post": {"summary": "Refit every model on the current data (a queued job; an identical one queued or running is "
+                                "returned instead). The new run is published only when `publish` is true",
+                     "security": [{"bearer": []}],
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
                          "type": "object", "additionalProperties": False,
                          "properties": {"seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
-                                        "n_paths": {"type": "integer", "minimum": 100, "maximum": 20000},
+                                        "n_paths": {"type": "integer", "minimum": 100, "maximum": MAX_N_PATHS},
                                         "backtest_h": {"type": "integer", "minimum": 1, "maximum": 12},
                                         "backtest_windows": {"type": "integer", "minimum": 0, "maximum": 20},
                                         "backtest_paths": {"type": "integer", "minimum": 100, "maximum": 5000},
-                                        "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}}}}}}},
-                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "422": _PROBLEM}},
+                                        "models": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                                   "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}},
+                                        "publish": {"type": "boolean", "default": False},
+                                        "reason": {"type": "string", "maxLength": 500}}}}}},
+                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}},
         },
+        "/v1/runs/{run_id}/publish": {"post": {
+            "summary": "Publish a stored run: requests that name no run get it from now on; the publication (run, time, token name, "
+                       "reason) is added to the history",
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": 500}}}}}},
+            "responses": {"200": {"description": "The publication", "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/Publication"}}}},
+                          "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}}},
+        "/v1/publications": _get("Every publication (run, time, who, reason), newest first; `current` marks the published run", _TABLE),
         "/v1/runs/{run_id}": _get("One run: configuration, inputs, methods, failures, grades",
                                   [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                                   {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}),
-        "/v1/jobs/{job_id}": _get("A background job's state and result",
+        "/v1/jobs/{job_id}": _get("A job's state (queued, running, succeeded, failed), progress, attempts, and result or error",
                                   [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                                   {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}),
         "/": {"get": {"summary": "The page: a metric and scenario (one lever adjustable) as a fan chart, band table, "
@@ -196,7 +215,11 @@ def spec() -> dict:
                       "parameters": [_METRIC, {"name": "scenario", "in": "query", "schema": {"type": "string"}},
                                      {"name": "lever", "in": "query", "schema": {"type": "string"}},
                                      {"name": "value", "in": "query", "schema": {"type": "string"}},
-                                     {"name": "year", "in": "query", "schema": {"type": "string"}}, _RUN],
+                                     {"name": "year", "in": "query", "schema": {"type": "string"}}, _RUN,
+                                     {"name": "gs_target", "in": "query", "schema": {"type": "string"}},
+                                     {"name": "gs_lever", "in": "query", "schema": {"type": "string"}},
+                                     {"name": "gs_probability", "in": "query", "schema": {"type": "string"}},
+                                     {"name": "gs_year", "in": "query", "schema": {"type": "string"}}],
                       "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
                                     "422": {"description": "HTML page naming the lever input it could not use",
                                             "content": {"text/html": {"schema": {"type": "string"}}}},
@@ -226,8 +249,15 @@ def spec() -> dict:
                     "rows": {"type": "array", "items": {"type": "object"}},
                     "run_id": {"type": "string", "nullable": True}}},
                 "Job": {"type": "object", "required": ["job_id", "status"], "properties": {
-                    "job_id": {"type": "string"}, "kind": {"type": "string"}, "status": {"type": "string"},
-                    "url": {"type": "string"}}},
+                    "job_id": {"type": "string"}, "kind": {"type": "string", "enum": ["run", "backtest"]},
+                    "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+                    "attempts": {"type": "integer"}, "progress": {"type": "object", "nullable": True},
+                    "params": {"type": "object"}, "result": {"type": "object", "nullable": True},
+                    "error": {"type": "string", "nullable": True}, "by": {"type": "string", "nullable": True},
+                    "duplicate": {"type": "boolean"}, "url": {"type": "string"}}},
+                "Publication": {"type": "object", "required": ["seq", "run_id", "published", "by", "reason"], "properties": {
+                    "seq": {"type": "integer"}, "run_id": {"type": "string"}, "published": {"type": "string"},
+                    "by": {"type": "string"}, "reason": {"type": "string"}, "current": {"type": "boolean"}}},
             },
         },
     }

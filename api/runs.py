@@ -1,30 +1,37 @@
-"""Runs: list them, read one, and refit (`POST /v1/runs`) after the data changed."""
+"""Runs: list them, read one, refit (`POST /v1/runs`, a queued job) and publish one
+(`POST /v1/runs/{id}/publish`). Unpinned requests get the published run, never just the newest."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify
 
-from forecast.defaults import MEMBERS
-from forecast.engine.headline import EngineConfig
 from forecast.errors import InvalidInput
-from forecast.store.runs import create_run
 
 from .formats import respond_table
-from .jobs import require_token, start_job
-from .params import allow, store
+from .jobs import data_dir, queue, require_token, submitted
+from .params import allow, json_body, store
 
 bp = Blueprint("runs", __name__)
-COLUMNS = ["run_id", "created", "version", "seed", "n_paths", "scenarios", "metrics"]
+COLUMNS = ["run_id", "created", "version", "seed", "n_paths", "scenarios", "metrics", "published"]
+
+
+def published_times() -> dict[str, str]:
+    """run id -> when it was last published."""
+    out: dict[str, str] = {}
+    for p in store().publication_history():  # newest first
+        out.setdefault(p["run_id"], p["published"])
+    return out
 
 
 @bp.get("/runs")
 def runs_index():
     allow()
+    published = published_times()
     rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"],
-             "n_paths": r.config["n_paths"], "scenarios": ",".join(r.scenarios), "metrics": ",".join(r.metrics)}
+             "n_paths": r.config["n_paths"], "scenarios": ",".join(r.scenarios), "metrics": ",".join(r.metrics),
+             "published": published.get(r.run_id)}
             for r in store().list()]
-    latest = rows[0]["run_id"] if rows else None
-    return respond_table(rows, COLUMNS, "smfcast_runs", {"run_id": latest})
+    return respond_table(rows, COLUMNS, "smfcast_runs", {"run_id": store().published_id()})
 
 
 @bp.get("/runs/<run_id>")
@@ -33,36 +40,25 @@ def run_detail(run_id: str):
     r = store().get(run_id)
     metrics = {m: {k: r.metric_info(m)[k] for k in ("series_id", "unit", "periods", "models", "method", "failures", "grades", "members")}
                for m in r.metrics}
-    return jsonify({**r.header(), "details": metrics, "levers": r.summary["levers"], "targets": r.summary["targets"]})
+    return jsonify({**r.header(), "published": r.run_id == store().published_id(), "details": metrics,
+                    "levers": r.summary["levers"], "targets": r.summary["targets"]})
 
 
 @bp.post("/runs")
 def post_run():
     allow()
-    require_token()
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object such as {\"seed\": 1, \"n_paths\": 2000}", "body")
-    bounds = {"seed": (0, 2**32 - 1), "n_paths": (100, 20000), "backtest_h": (1, 12), "backtest_windows": (0, 20),
-              "backtest_paths": (100, 5000)}
-    unknown = sorted(set(body) - set(bounds) - {"models"})
+    by = require_token()
+    body = json_body('{"seed": 1, "n_paths": 2000, "publish": true}')
+    return submitted(*queue().submit_refit(body, by, data_dir()))
+
+
+@bp.post("/runs/<run_id>/publish")
+def publish(run_id: str):
+    allow()
+    by = require_token()
+    body = json_body('{"reason": "data for 2025 added"}')
+    unknown = sorted(set(body) - {"reason"})
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; a refit takes {', '.join(list(bounds) + ['models'])}", unknown[0])
-    defaults = EngineConfig()
-    values = {name: body.get(name, getattr(defaults, name)) for name in bounds}
-    for name, (lo, hi) in bounds.items():
-        value = values[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise InvalidInput(f"{name} must be an integer in [{lo}, {hi}], got {value!r}", name)
-    models = body.get("models", list(MEMBERS))
-    if not isinstance(models, list) or not models or any(m not in MEMBERS for m in models):
-        raise InvalidInput(f"models must be a non-empty list drawn from {', '.join(MEMBERS)}", "models")
-    data_dir, st = current_app.config["SMFCAST_DATA"], store()
-    config = EngineConfig(models=tuple(models), **values)
-
-    def work():
-        run = create_run(data_dir, config, st)
-        return {"run_id": run.run_id, "url": f"/v1/runs/{run.run_id}"}
-
-    body, status, headers = start_job("run", {**values, "models": models}, work)
-    return jsonify(body), status, headers
+        raise InvalidInput(f"unknown field {unknown[0]!r}; a publication takes reason", unknown[0])
+    record = store().publish(run_id, by, body.get("reason", ""))
+    return jsonify(record)
