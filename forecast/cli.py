@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 
 from forecast import __version__
@@ -83,15 +82,15 @@ def _store(args):
     return RunStore(args.store)
 
 
-def _engine_config(args):
-    from forecast.engine.headline import EngineConfig
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else MEMBERS
-    unknown = [m for m in models if m not in MEMBERS]
-    if unknown:
-        raise InvalidInput(f"unknown model {unknown[0]!r}; choose from {', '.join(MEMBERS)}", "models")
-    if args.paths < 100:
-        raise InvalidInput(f"--paths {args.paths} is too few for 95% bands; use at least 100", "paths")
-    return EngineConfig(seed=args.seed, n_paths=args.paths, models=models)
+def _models(raw: str | None) -> list[str]:
+    return [m.strip() for m in raw.split(",") if m.strip()] if raw else list(MEMBERS)
+
+
+def _refit_request(args):
+    """The checks `POST /v1/runs` makes, on the command's arguments (named as flags in errors)."""
+    from forecast.store.requests import refit_request
+    body = {"seed": args.seed, "n_paths": args.paths, "models": _models(args.models)}
+    return refit_request(body, {"seed": "--seed", "n_paths": "--paths", "models": "--models"})
 
 
 def _run(args) -> int:
@@ -99,13 +98,19 @@ def _run(args) -> int:
 
     from forecast.store.runs import create_run
     started = time.perf_counter()
+    request = _refit_request(args)
     store = _store(args)
     from forecast.engine.executor import executor
     with executor(args.engine, args.address) as ex:
-        run = create_run(args.data, _engine_config(args), store, executor=ex,
+        run = create_run(args.data, request.config, store, executor=ex,
                          progress=lambda m: print(f"fitted {m}", file=sys.stderr, flush=True))
     took = time.perf_counter() - started
     print(f"run {run.run_id} ({run.created}) in {took:.1f} s -> {store.path}")
+    if getattr(args, "publish", False) and store.published_id() != run.run_id:
+        store.publish(run.run_id, _who(), args.reason or "smfcast run --publish")
+    published = store.published_id()
+    print(f"published: {run.run_id} (requests that name no run get it)" if published == run.run_id else
+          f"not published: requests that name no run still get {published}; `smfcast publish {run.run_id}` to serve this one")
     rows = []
     for metric in run.metrics:
         info = run.metric_info(metric)
@@ -280,26 +285,24 @@ def _backtest(args) -> int:
 
     from tqdm import tqdm
 
-    from forecast.engine.backtest import BacktestSpec, origins, run_and_store
+    from forecast.engine.backtest import origins
     from forecast.engine.executor import executor
     from forecast.outputs.charts import backtest_chart
     from forecast.registry.grid import regularize
     from forecast.registry.series import UNFIT_QUALITIES
-    models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
-    if any(m not in MEMBERS for m in models):
-        raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
-    for name in ("h", "n_windows", "step_size"):
-        if getattr(args, name) < 1:
-            raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1", name)
+    from forecast.store.backtests import run_backtests
+    from forecast.store.requests import backtest_request
+    request = backtest_request({"seed": args.seed, "h": args.h, "n_windows": args.n_windows, "step_size": args.step_size,
+                                "n_paths": args.paths, "metric": args.metric, "models": _models(args.models)},
+                               {"seed": "--seed", "h": "--h", "n_windows": "--n-windows", "step_size": "--step-size",
+                                "n_paths": "--paths", "models": "--models"})
+    spec = request.spec
     reg = load_registry(args.data)
-    spec = BacktestSpec(args.h, args.n_windows, args.step_size)
-    metrics = [args.metric] if args.metric else None
     store = _store(args)
-    bar = tqdm(total=sum(2 for m in reg.headlines if not metrics or m in metrics), desc="backtest", unit="series",
+    bar = tqdm(total=sum(2 for m in reg.headlines if not request.metrics or m in request.metrics), desc="backtest", unit="series",
                disable=args.quiet, file=sys.stderr)
     with executor(args.engine, args.address) as ex:
-        backtest_id, results, result = run_and_store(reg, spec, models, args.paths, args.seed, store, metrics, ex,
-                                                     progress=lambda _s: bar.update())
+        backtest_id, results, result = run_backtests(reg, request, store, ex, progress=lambda _s: bar.update())
     bar.close()
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -358,32 +361,74 @@ def _validate(args) -> int:
     return 0
 
 
+def _who() -> str:
+    """Who publishes from the command line: the login name (the API records the token's name)."""
+    import getpass
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _runs(args) -> int:
-    runs = _store(args).list()
+    from forecast.store.publications import COLUMNS
+    store = _store(args)
+    history = store.publication_history()
+    if args.publications:
+        print(render(history, COLUMNS, args.format))
+        return 0
+    runs = store.list()
     if not runs:
         print("no run in the store yet; run `smfcast run` first")
         return 0
-    rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"],
-             "paths": r.config["n_paths"], "scenarios": ",".join(r.scenarios)} for r in runs]
-    print(render(rows, ["run_id", "created", "version", "seed", "paths", "scenarios"], args.format))
+    published, current = {}, store.published_id()
+    for p in history:  # newest first
+        published.setdefault(p["run_id"], p["published"])
+    rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"], "paths": r.config["n_paths"],
+             "scenarios": ",".join(r.scenarios), "published": ("current, " if r.run_id == current else "") + published.get(r.run_id, ""),
+             "libraries": r.libraries} for r in runs]
+    columns = ["run_id", "created", "version", "seed", "paths", "scenarios", "published"]
+    if args.format == "table":
+        print(render(rows, columns, "table"))
+        print("\npublications, newest first (`smfcast runs --publications` for the whole history):")
+        print(render(history[:10], [c for c in COLUMNS if c != "current"], "table"))
+    else:
+        print(render(rows, columns + (["libraries"] if args.format == "json" else []), args.format))
+    return 0
+
+
+def _publish(args) -> int:
+    store = _store(args)
+    record = store.publish(args.run_id, _who(), args.reason or "")
+    print(f"published {record['run_id']} at {record['published']} by {record['by']}: requests that name no run get it now")
+    return 0
+
+
+def _worker(args) -> int:
+    import logging
+
+    from forecast.store.queue import open_queue
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [worker %(process)d] %(levelname)s %(name)s: %(message)s")
+    queue = open_queue(_store(args).path)
+    if args.drain:
+        print(f"ran {queue.drain()} queued job(s)")
+        return 0
+    queue.consume(workers=args.workers, nice=args.nice)
     return 0
 
 
 def _serve(args) -> int:
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    if gunicorn is None:
-        raise SmfcastError("gunicorn is not installed in this environment; run `make serve`")
+    from api.server import refuse_exposed, serve
+    refuse_exposed(args.host)
     store = _store(args)
     if store.latest() is None:
         print(f"smfcast: no run in {store.path} yet; computing the first run before serving ...", file=sys.stderr, flush=True)
         args.seed, args.paths, args.models, args.engine, args.address = SEED, N_PATHS, None, "local", None
         _run(args)
-    os.environ["SMFCAST_STORE"] = str(store.path)
-    argv = [gunicorn, "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-            "--access-logfile", "-", "api.wsgi:app"]
-    print(f"smfcast {__version__}: serving on http://{args.host}:{args.port}/v1/health", flush=True)
-    os.execv(gunicorn, argv)
-    return 0  # not reached
+    if args.data:
+        os.environ["SMFCAST_DATA"] = str(args.data)
+    print(f"smfcast {__version__}: serving on http://{args.host}:{args.port}/v1/health, with the job worker", flush=True)
+    return serve(args.host, args.port, args.workers, store.path.resolve())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,14 +457,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
                      help="where the metrics are fitted: local processes (default), serial, or a Dask scheduler")
     run.add_argument("--address", default=None, help="Dask scheduler address for --engine dask")
+    run.add_argument("--publish", action="store_true", help="publish the run: requests that name no run get it")
+    run.add_argument("--reason", default=None, help="with --publish: why, for the publication history")
     run.set_defaults(func=_run)
+
+    pub = sub.add_parser("publish", help="publish a stored run: requests that name no run (live links) get it from now on")
+    pub.add_argument("run_id")
+    pub.add_argument("--reason", default=None, help="why, for the publication history")
+    pub.set_defaults(func=_publish)
 
     fc = sub.add_parser("forecast", help="print bands for one metric from a stored run")
     fc.add_argument("--metric", required=True, choices=HEADLINE_METRICS)
     fc.add_argument("--model", default="ensemble")
     fc.add_argument("--scenario", default="baseline")
     fc.add_argument("--level", default="80,95", help="central band levels in percent, e.g. 80,95")
-    fc.add_argument("--run", default=None, help="run id (default: the newest)")
+    fc.add_argument("--run", default=None, help="run id (default: the published run)")
     fc.add_argument("--history", action="store_true", help="include the observed history")
     fc.add_argument("--scenario-file", default=None, help="a custom scenario (TOML or JSON: base + lever overrides)")
     fc.add_argument("--format", choices=FORMATS, default="table")
@@ -428,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write a run as an XLSX workbook or a long CSV for spreadsheets")
     ex.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
     ex.add_argument("-o", "--output", required=True, help="file to write")
-    ex.add_argument("--run", default=None, help="run id (default: the newest)")
+    ex.add_argument("--run", default=None, help="run id (default: the published run)")
     ex.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")
     ex.add_argument("--scenario", action="append", help="repeatable (default: every preset)")
     ex.add_argument("--model", default="ensemble")
@@ -505,11 +557,20 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--format", choices=FORMATS, default="table")
     va.set_defaults(func=_validate)
 
-    runs = sub.add_parser("runs", help="list the stored runs, newest first")
+    runs = sub.add_parser("runs", help="list the stored runs, newest first, and the publications")
+    runs.add_argument("--publications", action="store_true", help="print the whole publication history instead")
     runs.add_argument("--format", choices=FORMATS, default="table")
     runs.set_defaults(func=_runs)
 
-    serve = sub.add_parser("serve", help="run the HTTP API under gunicorn")
+    wk = sub.add_parser("worker", help="run queued refits and backtests (`smfcast serve` starts one)")
+    wk.add_argument("--workers", type=int, default=int(os.environ.get("SMFCAST_QUEUE_WORKERS", "1")),
+                    help="jobs at a time (default 1; more run in processes of their own)")
+    wk.add_argument("--nice", type=int, default=int(os.environ.get("SMFCAST_WORKER_NICE", "10")),
+                    help="CPU niceness added to the worker, so HTTP answers come first (default 10)")
+    wk.add_argument("--drain", action="store_true", help="run what is queued now, then exit")
+    wk.set_defaults(func=_worker)
+
+    serve = sub.add_parser("serve", help="run the HTTP API under gunicorn, with the job worker")
     serve.add_argument("--host", default=os.environ.get("SMFCAST_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("SMFCAST_PORT", "8000")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("SMFCAST_WORKERS", "2")))
