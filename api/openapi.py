@@ -211,7 +211,8 @@ def spec() -> dict:
                                   [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                                   {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}),
         "/": {"get": {"summary": "The page: a metric and scenario (one lever adjustable) as a fan chart, band table, "
-                                 "target probabilities and download links (HTML)",
+                                 "target probabilities and download links; a goal-seek form (gs_*), the levers that "
+                                 "matter most and the changes since the previous published run (HTML)",
                       "parameters": [_METRIC, {"name": "scenario", "in": "query", "schema": {"type": "string"}},
                                      {"name": "lever", "in": "query", "schema": {"type": "string"}},
                                      {"name": "value", "in": "query", "schema": {"type": "string"}},

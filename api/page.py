@@ -1,6 +1,7 @@
 """The page at `/`: one metric, one scenario (optionally one lever moved), its fan chart, band
-table, target probabilities and download links. Server-rendered HTML with no build step; the
-numbers come from the same run store and functions as the API, so the page and a CSV agree.
+table, target probabilities and download links; a goal-seek form, the levers that matter most
+(a tornado) and the changes since the previous published run. Server-rendered HTML with no build
+step; the numbers come from the same run store and functions as the API, so the page and a CSV agree.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from markupsafe import Markup
 
 from forecast.defaults import ENSEMBLE
 from forecast.errors import SmfcastError
-from forecast.outputs.charts import fan_chart
+from forecast.outputs.charts import fan_chart, tornado_svg
+from forecast.outputs.decision_tables import seek, tornado
+from forecast.outputs.revisions import compare, previous_run
 from forecast.outputs.run_tables import forecast_rows, scenario_paths, target_rows
 from forecast.policy.scenarios import parse_custom
 from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS
 from forecast.store.runs import BASELINE
 
-from .params import run, store
+from .params import registry, run, store
 
 bp = Blueprint("page", __name__, template_folder="templates")
 LEVELS = (80, 95)
@@ -49,6 +52,55 @@ def _lever_request(levers: dict, years: list[int]) -> tuple[str, float | None, i
         return lever, float(raw), year, None
     except ValueError:
         return lever, None, year, f"value {raw!r} is not a number"
+
+
+def _goal_seek(r, scenario: str, years: list[int]) -> tuple[dict, object, str | None]:
+    """(the form's values, the answer or None, an error or None) for the goal-seek form."""
+    targets = r.targets()
+    target = request.args.get("gs_target") or next(iter(targets), "")
+    metric = targets[target].metric if target in targets else None
+    acting = [lid for lid, lever in r.levers().items() if any(e.metric == metric for e in lever.effects)]
+    form = {"target": target, "lever": request.args.get("gs_lever") or next(iter(acting), ""),
+            "probability": (request.args.get("gs_probability") or "0.8").strip(), "year": request.args.get("gs_year") or str(years[0])}
+    if not request.args.get("gs_lever"):
+        return form, None, None
+    try:
+        probability = float(form["probability"])
+    except ValueError:
+        return form, None, f"probability {form['probability']!r} is not a number"
+    try:
+        return form, seek(store(), r, form["lever"], target=form["target"], probability=probability, base=scenario,
+                          from_year=form["year"]), None
+    except SmfcastError as exc:
+        return form, None, str(exc)
+
+
+def _tornado(r, metric: str, scenario: str, unit: str) -> tuple[str, Markup, str]:
+    """The levers that move this metric most under the scenario: P(target met) for the metric's
+    first target, else its median in the last forecast year; (caption, inline SVG, API query)."""
+    target = next((t.id for t in r.targets().values() if t.metric == metric), None)
+    question = {"target": target} if target else {"metric": metric, "year": r.periods(metric)[-1].year}
+    result = tornado(store(), r, base=scenario, **question)
+    scale = 100.0 if result.score == "probability" else 1.0
+    bars = [{"lever": low["lever"], "low": scale * low[f"delta_{result.score}"], "high": scale * high[f"delta_{result.score}"]}
+            for low, high in zip(result.rows[::2], result.rows[1::2])]
+    xlabel = "change in P(met), percentage points" if scale == 100.0 else f"change in the median ({unit})"
+    svg = tornado_svg(f"{result.outcome} under {scenario}", xlabel, bars)
+    base = f"{result.base[result.score]:.1%}" if scale == 100.0 else f"{result.base[result.score]:,.4g} {unit}"
+    query = "&".join(f"{k}={v}" for k, v in {**question, "base": scenario, "run": r.run_id}.items())
+    return f"{result.outcome} under {scenario}: {base}", Markup(svg), query
+
+
+def _changes(r, metric: str, scenario: str) -> dict | None:
+    """What changed for this metric and scenario since the previous published run (or the run
+    stored before, when no other was published), and why."""
+    before, why = previous_run(store(), r)
+    if before is None:
+        return None
+    record = compare(store(), before, r, [metric], registry().sources)
+    return {"run": before, "why": why, "forecasts": [f for f in record["forecasts"] if f["scenario"] == scenario],
+            "targets": [t for t in record["targets"] if t["scenario"] == scenario], "observations": record["observations"],
+            "notes": record["observation_notes"], "settings": record["settings"]}
 
 
 def _vintage(r, info: dict) -> list[dict]:
@@ -88,6 +140,10 @@ def index():
     else:
         rows = forecast_rows(store(), r, metric, ENSEMBLE, scenario, LEVELS)
         targets = target_rows(store(), r, [scenario], ENSEMBLE)
+    seek_form, answer, seek_error = _goal_seek(r, scenario, years)
+    if seek_error:
+        status = 422
+    tornado_caption, tornado_chart, tornado_query = _tornado(r, metric, scenario, info["unit"].replace("100m_cny", "100 million CNY"))
     svg = fan_chart(f"{info['title_en']}: {label}", info["unit"].replace("100m_cny", "100 million CNY"), info["history"],
                     {scenario: rows}, "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]  # drop the XML prologue to inline it
@@ -101,5 +157,7 @@ def index():
                            levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,
                            label=label, rows=rows, history=info["history"], targets=targets, data_vintage=_vintage(r, info),
                            chart=Markup(svg), downloads=downloads, unit=UNIT_LABELS.get(info["unit"], info["unit"]),
-                           method=info["method"])
+                           method=info["method"], targets_all=r.targets(), seek_form=seek_form, answer=answer,
+                           seek_error=seek_error, tornado_caption=tornado_caption, tornado=tornado_chart, tornado_query=tornado_query,
+                           changes=_changes(r, metric, scenario))
     return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

@@ -32,16 +32,21 @@ def small_run(small_store):
     return small_store.latest()
 
 
+TOKEN = "test-token-for-writes"  # the `client` fixture sends it; build a bare test client to send none
+
+
 @pytest.fixture
 def app(small_store):
     from api import create_app
     return create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path), "TESTING": True,
-                       "SMFCAST_API_TOKEN": None})
+                       "SMFCAST_API_TOKENS": {"tester": TOKEN}})
 
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    c = app.test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    return c
 
 
 @pytest.fixture(scope="session")

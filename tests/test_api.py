@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 
 import numpy as np
+import pytest
+
+from forecast.errors import InvalidInput
 
 PROBLEM = "application/problem+json"
 
@@ -100,6 +102,26 @@ def test_etag_and_not_modified(client):
     assert again.status_code == 304 and again.headers["ETag"] == etag
     other = client.get("/v1/forecasts?metric=npl_ratio&scenario=adverse", headers={"If-None-Match": etag})
     assert other.status_code == 200
+    # a proxy that compresses weakens the tag: weak comparison still matches (cached and uncached answers alike)
+    weak = "W/" + etag
+    assert client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": weak}).status_code == 304
+    fresh = client.get("/v1/forecasts?metric=market_size&scenario=adverse")
+    assert client.get("/v1/forecasts?metric=market_size&scenario=adverse",
+                      headers={"If-None-Match": "W/" + fresh.headers["ETag"]}).status_code == 304
+
+
+def test_if_none_match_star_only_after_the_query_validated(app, client):
+    _problem(client.get("/v1/forecasts?metric=bogus", headers={"If-None-Match": "*"}), 404, "metric")
+    _problem(client.get("/v1/forecasts?metric=npl_ratio&level=120", headers={"If-None-Match": "*"}), 422, "level")
+    assert client.get("/v1/forecasts?metric=npl_ratio&scenario=adverse", headers={"If-None-Match": "*"}).status_code == 304
+
+
+def test_etags_cover_the_api_code(client, monkeypatch):
+    from api import response_cache
+    etag = client.get("/v1/forecasts?metric=npl_ratio").headers["ETag"]
+    monkeypatch.setattr(response_cache, "api_digest", lambda: "a-new-deploy")
+    answer = client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": etag})
+    assert answer.status_code == 200 and answer.headers["ETag"] != etag
 
 
 def test_forecast_errors_name_the_field(client):
@@ -173,6 +195,12 @@ def test_runs_list_detail_and_chart(client, small_run):
     _problem(client.get("/v1/runs/ffffffffffffffff"), 404, "run")
 
 
+def _run_queued(app) -> int:
+    """What `smfcast worker` does, in this process: run every queued job."""
+    from forecast.store.queue import open_queue
+    return open_queue(app.config["SMFCAST_STORE"]).drain()
+
+
 def test_write_endpoints_need_the_token(small_store):
     from api import create_app
     from tests.conftest import DATA
@@ -180,22 +208,85 @@ def test_write_endpoints_need_the_token(small_store):
     c = app.test_client()
     _problem(c.post("/v1/runs", json={}), 401, "Authorization")
     _problem(c.post("/v1/runs", json={}, headers={"Authorization": "Bearer wrong"}), 403, "Authorization")
+    _problem(c.post("/v1/runs", json={}, headers={"Authorization": "Basic czNjcmV0"}), 401, "Authorization")
     _problem(c.post("/v1/runs", json={"n_paths": 5}, headers={"Authorization": "Bearer s3cret"}), 422, "n_paths")
+    _problem(c.post("/v1/backtests", json={}), 401, "Authorization")
+    _problem(c.post(f"/v1/runs/{small_store.published_id()}/publish", json={}), 401, "Authorization")
     assert c.get("/v1/forecasts?metric=npl_ratio").status_code == 200  # reads stay open
 
 
-def test_post_runs_is_a_background_job_and_idempotent(client, small_run):
+def test_writes_are_locked_when_no_token_is_configured(small_store, monkeypatch, tmp_path):
+    from api import create_app
+    from tests.conftest import DATA
+    for name in ("SMFCAST_API_TOKEN", "SMFCAST_API_TOKENS", "SMFCAST_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path)})
+    c = app.test_client()
+    body = _problem(c.post("/v1/runs"), 401, "Authorization")
+    assert "no token configured" in body["detail"]
+    _problem(c.post("/v1/runs", headers={"Authorization": "Bearer anything"}), 403, "Authorization")
+
+
+def test_token_comparison_is_constant_time_and_names_the_token(monkeypatch):
+    import hmac
+
+    from api import tokens
+    calls = []
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: calls.append((a, b)) or a == b)
+    assert tokens.match({"alice": "tok-a", "bob": "tok-b"}, "Bearer tok-b") == "bob"
+    assert len(calls) == 2  # every configured token compared, with hmac.compare_digest
+
+
+def test_named_tokens_from_the_environment_and_the_token_file(tmp_path):
+    from api.tokens import configured_tokens, create_token_file, token_file
+    store = tmp_path / "s.sqlite"
+    path = token_file(store, {})
+    assert path == tmp_path / "s.tokens"
+    token = create_token_file(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    env = {"SMFCAST_API_TOKENS": "alice=tok-a,bob=tok-b", "SMFCAST_API_TOKEN": "tok-d"}
+    assert configured_tokens(store, env) == {"admin": token, "alice": "tok-a", "bob": "tok-b", "default": "tok-d"}
+    with pytest.raises(InvalidInput, match="name=token"):
+        configured_tokens(store, {"SMFCAST_API_TOKENS": "just-a-token"})
+
+
+def test_a_cross_site_form_post_changes_nothing(app, client, small_store):
+    before = (len(small_store.list()), small_store.published_id())
+    bare = app.test_client()  # a browser posting a form from another site cannot add Authorization
+    _problem(bare.post("/v1/runs", data={"seed": "1"}), 401, "Authorization")
+    _problem(bare.post("/v1/runs", data=""), 401, "Authorization")
+    # and even with the token, a form body is refused by its type before anything is read
+    _problem(client.post("/v1/runs", data={"seed": "1"}), 415, "Content-Type")
+    _problem(client.post("/v1/runs", data="seed=1", content_type="text/plain"), 415, "Content-Type")
+    assert _run_queued(app) == 0
+    assert (len(small_store.list()), small_store.published_id()) == before
+
+
+def test_refit_and_backtest_limits(client):
+    _problem(client.post("/v1/runs", json={"n_paths": 10_001}), 422, "n_paths")
+    _problem(client.post("/v1/runs", json={"seed": 2**32}), 422, "seed")
+    _problem(client.post("/v1/runs", json={"seed": -1}), 422, "seed")
+    _problem(client.post("/v1/runs", json={"models": ["ets", "ets"]}), 422, "models")
+    _problem(client.post("/v1/runs", json={"publish": "yes"}), 422, "publish")
+    _problem(client.post("/v1/backtests", json={"seed": 2**40}), 422, "seed")
+    _problem(client.post("/v1/backtests", json={"n_paths": 5000}), 422, "n_paths")
+
+
+def test_post_runs_is_a_queued_job_deduplicated_and_idempotent(app, client, small_run):
     from tests.conftest import SMALL
-    resp = client.post("/v1/runs", json={"seed": SMALL.seed, "n_paths": SMALL.n_paths, "models": list(SMALL.models),
-                                         "backtest_paths": SMALL.backtest_paths})
+    body = {"seed": SMALL.seed, "n_paths": SMALL.n_paths, "models": list(SMALL.models), "backtest_paths": SMALL.backtest_paths}
+    resp = client.post("/v1/runs", json=body)
     assert resp.status_code == 202 and resp.headers["Location"].startswith("/v1/jobs/")
-    for _ in range(600):
-        job = client.get(resp.headers["Location"]).get_json()
-        if job["status"] != "running":
-            break
-        time.sleep(0.1)
-    assert job["status"] == "succeeded" and job["kind"] == "run"
-    assert job["result"]["run_id"] == small_run.run_id  # same inputs, same run: nothing refitted twice
+    job = resp.get_json()
+    assert job["status"] == "queued" and job["duplicate"] is False and job["by"] == "tester"
+    again = client.post("/v1/runs", json=body).get_json()  # identical, while the first is queued: the same job
+    assert again["job_id"] == job["job_id"] and again["duplicate"] is True
+    assert _run_queued(app) == 1
+    done = client.get(resp.headers["Location"]).get_json()
+    assert done["status"] == "succeeded" and done["kind"] == "run" and done["attempts"] == 1
+    assert done["progress"]["done"] == done["progress"]["total"] == 3
+    assert done["result"]["run_id"] == small_run.run_id  # same inputs, same run: nothing refitted twice
+    assert done["result"]["published"] is False
 
 
 def test_openapi_document_is_valid_and_matches_the_routes(app, client):
@@ -214,12 +305,10 @@ def test_backtests_rerun_by_post_then_read_by_get(client):
     _problem(client.post("/v1/backtests", json={"models": ["lstm"]}), 422, "models")
     resp = client.post("/v1/backtests", json={"metric": "npl_ratio", "models": ["ets", "theta"], "h": 2, "n_windows": 5, "n_paths": 100})
     assert resp.status_code == 202
-    for _ in range(600):
-        job = client.get(resp.headers["Location"]).get_json()
-        if job["status"] != "running":
-            break
-        time.sleep(0.1)
+    assert _run_queued(client.application) == 1
+    job = client.get(resp.headers["Location"]).get_json()
     assert job["status"] == "succeeded", job
+    assert job["progress"]["done"] == job["progress"]["total"] == 2
     bt_id = job["result"]["backtest_id"]
     body = client.get(f"/v1/backtests?backtest={bt_id}&metric=npl_ratio").get_json()
     assert body["backtest_id"] == bt_id and {r["model"] for r in body["rows"]} >= {"ets", "ensemble", "ensemble-calibrated"}

@@ -3,8 +3,10 @@ real headless Chromium (Debian's chromium and chromium-driver, driven by Seleniu
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import urllib.request
 
 import pytest
 
@@ -63,9 +65,15 @@ def _chromium():
 
 
 @pytest.mark.slow
-def test_page_in_headless_chromium_changes_chart_and_table_with_the_scenario(live_server):
+def test_page_in_headless_chromium_changes_chart_and_table_with_the_scenario_and_runs_a_goal_seek(live_server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
+    # the API's answer to the goal seek the page will be asked (before the browser holds the one worker)
+    request = urllib.request.Request(live_server + "/v1/goal-seek", headers={"Content-Type": "application/json", "Accept": "application/json"},
+                                     data=json.dumps({"target": "npl_below_2_2_by_2026", "lever": "risk_model_adoption",
+                                                      "probability": 0.45, "base": "adverse"}).encode())
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        expected = json.load(resp)
     browser = _chromium()
     try:
         browser.get(live_server + "/?metric=npl_ratio&scenario=baseline")
@@ -80,5 +88,18 @@ def test_page_in_headless_chromium_changes_chart_and_table_with_the_scenario(liv
         assert Select(browser.find_element(By.ID, "scenario")).first_selected_option.get_attribute("value") == "adverse"
         link = browser.find_element(By.PARTIAL_LINK_TEXT, "XLSX workbook").get_attribute("href")
         assert "scenario=adverse" in link and "format=xlsx" in link
+        # goal seek: the form beside the lever control, answered on the page as the API answers it
+        Select(browser.find_element(By.ID, "gs-lever")).select_by_value("risk_model_adoption")
+        probability = browser.find_element(By.ID, "gs-probability")
+        probability.clear()
+        probability.send_keys("0.45")
+        browser.find_element(By.ID, "seek").click()
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "goal-seek-answer"))
+        answer = browser.find_element(By.ID, "goal-seek-answer")
+        assert answer.get_attribute("data-status") == expected["status"] == "reached"
+        assert float(browser.find_element(By.ID, "gs-value").text) == pytest.approx(expected["value"], abs=1e-4)
+        assert browser.find_element(By.ID, "gs-probability-reached").text == f"{100 * expected['probability']:.1f}%"
+        browser.find_element(By.ID, "gs-show").click()  # the answer applied as the lever on the chart
+        WebDriverWait(browser, 30).until(lambda b: "risk_model_adoption" in b.find_element(By.ID, "chart").get_attribute("data-scenario"))
     finally:
         browser.quit()

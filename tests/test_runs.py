@@ -39,7 +39,9 @@ def test_changed_observation_gives_a_new_run_and_old_runs_stay_readable(tmp_path
     assert run_id_for(data, FAST)[0] != first.run_id
     second = create_run(data, FAST, store)
     assert second.run_id != first.run_id
-    assert store.get().run_id == second.run_id  # the newest is the default
+    assert store.get().run_id == first.run_id  # the published run is the default, not the newest
+    store.publish(second.run_id, "test", "new data")
+    assert store.get().run_id == second.run_id
     old = forecast_rows(store, store.get(first.run_id), "market_size")
     new = forecast_rows(store, store.get(second.run_id), "market_size")
     assert old[-1]["median"] != new[-1]["median"]
@@ -50,15 +52,19 @@ def test_seed_changes_the_id(tmp_path):
     assert run_id_for(DATA, FAST)[0] != run_id_for(DATA, EngineConfig(seed=1, n_paths=200, models=("ets", "theta")))[0]
 
 
-def test_every_model_gives_ordered_bounded_bands_2026_2030(small_store, small_run):
+def test_bands_2026_2030_are_usable_and_the_ensemble_sits_among_its_members(small_store, small_run):
     for metric in small_run.metrics:
         assert small_run.metric_info(metric)["periods"][-5:] == ["2026", "2027", "2028", "2029", "2030"]
-        for model in small_run.models(metric):
-            for r in forecast_rows(small_store, small_run, metric, model, "baseline"):
-                assert r["lo-95"] <= r["lo-80"] <= r["median"] <= r["hi-80"] <= r["hi-95"], (metric, model, r)
-                assert r["lo-95"] > 0
-                if metric != "market_size":
-                    assert r["hi-95"] < 100
+        medians = {m: {r["period"]: r["median"] for r in forecast_rows(small_store, small_run, metric, m, "baseline")}
+                   for m in small_run.models(metric)}
+        members = [m for m in medians if m != "ensemble"]
+        for period, value in medians["ensemble"].items():
+            assert min(medians[m][period] for m in members) - 1e-9 <= value <= max(medians[m][period] for m in members) + 1e-9
+    # no absurd bands: the green-loan share's 2028 95% band once ran from 1.4% to 89.7%
+    green = {r["period"]: r for r in forecast_rows(small_store, small_run, "green_loan_share", "ensemble", "baseline")}
+    assert green["2028"]["hi-95"] - green["2028"]["lo-95"] < 40
+    npl = {r["period"]: r for r in forecast_rows(small_store, small_run, "npl_ratio", "ensemble", "baseline")}
+    assert npl["2026"]["hi-95"] - npl["2026"]["lo-95"] < 4
 
 
 def test_methods_and_grades_are_recorded(small_run):
@@ -72,14 +78,14 @@ def test_methods_and_grades_are_recorded(small_run):
 
 
 def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
-    from forecast.engine import headline as engine
+    from forecast.engine import members
     from forecast.models import make_model as real
 
     class Broken:
         def fit(self, y):
             raise np.linalg.LinAlgError("singular matrix")
 
-    monkeypatch.setattr(engine, "make_model", lambda name, season_length=1: Broken() if name == "ets" else real(name, season_length))
+    monkeypatch.setattr(members, "make_model", lambda name, season_length=1: Broken() if name == "ets" else real(name, season_length))
     fc = forecast_metric(load_registry(DATA), "npl_ratio", EngineConfig(n_paths=4000, models=("ets", "theta")))
     assert fc.failures == {"ets": "LinAlgError: singular matrix"}
     assert set(fc.paths) == {"theta", "ensemble"}
@@ -122,24 +128,33 @@ def test_unknown_run_model_and_scenario_are_not_found(small_store, small_run):
 
 
 def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
-    from forecast.engine.backtest import inverse_square_weights
+    from forecast.engine.ensemble import shrunk_weights
     for metric in small_run.metrics:
         method = small_run.metric_info(metric)["method"]
         cal = method["calibration"]
         assert cal["h"] == 4 and 1 <= cal["n_windows"] <= 8 and set(cal["coverage_raw"]) == {"80", "95"}
-        # the weights are exactly 1 / CRPS^2 of the members' backtest scores
-        expected = inverse_square_weights({m: v for m, v in cal["crps"].items()})
+        # the weights are 1 / scaled CRPS of the members' backtest, shrunk towards equal by the windows
+        expected, lam = shrunk_weights(cal["crps_scaled"], cal["n_windows"])
         assert method["ensemble_weights"] == pytest.approx(expected, abs=1e-6)
-        assert method["ensemble_weighting"] == "backtest: 1 / CRPS^2"
+        assert method["ensemble_weighting"] == f"backtest: 1 / CRPS, shrunk towards equal (lambda {lam:.2f})"
+        assert method["scale"]["scale"] in ("raw", "log", "logit", "boxcox") and method["scale"]["why"]
         applied = [f for f in cal["factors_applied"] if f is not None]
-        assert applied and all(f >= 1 for f in applied) and applied == sorted(applied)
-        for raw, used in zip(cal["factors_conformal"], cal["factors_applied"]):
-            assert used is None or used >= raw
+        assert all(f >= 1 for f in applied) and applied == sorted(applied)
+        labels = cal.get("labels_by_step", [])
+        assert not labels or (labels[:4] == ["calibrated"] * 4 and set(labels[4:]) <= {"extrapolated"})
+        walk = cal["against_random_walk"]
+        assert set(walk) == {"ensemble_served", "ensemble_raw", "random_walk_with_drift"}
+        assert walk["ensemble_served"]["points"] == walk["random_walk_with_drift"]["points"] > 0
 
 
-def test_widening_only_floors_at_one_and_never_falls_with_the_horizon():
-    from forecast.engine.backtest import widening_only
-    assert widening_only([0.5, 1.3, None, 1.1, 2.0]) == [1.0, 1.3, None, 1.3, 2.0]
+def test_provincial_paths_start_from_the_last_provincial_point_not_the_last_national_one(small_store, small_run):
+    # Qinghai's green share is observed at 2025Q2, the national series ends at 2024Q2: the 2025
+    # year-end band must grow from 2025Q2 (half a year), not from 2024Q2 (a year and a half)
+    rows = {r["period"]: r for r in forecast_rows(small_store, small_run, "green_loan_share", "ensemble", "baseline")}
+    width = {p: r["hi-95"] - r["lo-95"] for p, r in rows.items()}
+    assert width["2025"] / width["2026"] < 0.7, width
+    last = small_run.metric_info("green_loan_share")["history"][-1]
+    assert last["period"] == "2025Q2" and abs(rows["2025"]["median"] - last["value"]) < 1.5
 
 
 def test_without_backtest_the_ensemble_is_equal_and_says_so():

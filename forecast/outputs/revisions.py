@@ -181,13 +181,16 @@ def compare(store: RunStore, a: Run, b: Run, metrics: list[str] | None = None, s
 
 
 def previous_run(store: RunStore, run: Run) -> tuple[Run | None, str]:
-    """The run to compare `run` with, and why that one: the run most recently published other
-    than `run`, or, when no other run was ever published, the run stored just before it."""
-    for publication in store.publication_history():
+    """The run to compare `run` with, and why that one: the run published before `run` was last
+    published (for a run never published, the one published now: what publishing it would
+    change); with no such publication, the run stored just before it."""
+    history = store.publication_history()  # newest first
+    own = [i for i, p in enumerate(history) if p["run_id"] == run.run_id]
+    for publication in history[own[0] + 1 if own else 0:]:
         if publication["run_id"] != run.run_id and store.exists(publication["run_id"]):
             return store.get(publication["run_id"]), f"published {publication['published']}"
     ids = [r.run_id for r in store.list()]  # newest first
     i = ids.index(run.run_id) if run.run_id in ids else -1
     if 0 <= i < len(ids) - 1:
-        return store.get(ids[i + 1]), "the run stored before it (no other run was published)"
+        return store.get(ids[i + 1]), "the run stored before it; no earlier publication"
     return None, "no earlier run in the store"
