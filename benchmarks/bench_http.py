@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_http.py            # GET at 32 and 2 connections, POST at 4 and 32
     .venv/bin/python benchmarks/bench_http.py --small    # CI-sized: a small run, 400 requests each
-    .venv/bin/python benchmarks/bench_http.py --floor    # ... and gunicorn's own floor (wrk if installed)
+    .venv/bin/python benchmarks/bench_http.py --floor    # ... gunicorn's own floor, and GETs while a refit runs
 
 Starts `smfcast serve` (gunicorn, the `make serve` setup) on a free loopback port over a fresh store,
 warms every worker, then drives it from another process: an asyncio client holding `--concurrency`
@@ -11,9 +11,16 @@ connections open at once, each sending its next request as soon as the previous 
 new TCP connection, as a spreadsheet's IMPORTDATA does. Latency is measured from connect to the last
 byte; p50/p99 are over all timed requests, and non-200 answers are counted and reported.
 
-Budgets (issue 6): cached forecast GET p99 under 10 ms at 32 concurrent connections; custom-scenario
-POST median under 50 ms. Forecast GETs are answered from a per-worker cache of whole responses
-(keyed like the ETag: run id, query, Accept), so the GET figures measure the server, not numpy.
+Budgets: cached forecast GET p99 under 10 ms at 32 concurrent connections; custom-scenario POST
+median under 50 ms. Forecast GETs are answered from a per-worker cache of whole responses (keyed
+like the ETag: run id, query, Accept), so the GET figures measure the server, not numpy.
+
+`--floor` also measures gunicorn's own floor in the same run (the same gunicorn settings serving a
+WSGI app that only answers 3 KB), then the cached GET at `--concurrency` connections while a
+refit runs in the job worker (a full default refit with another seed; `--small`: a small one),
+and reports each GET p99 as a ratio to the floor's p99 (target: within 1.5x). It says whether the
+refit was still running when the measurement ended. wrk (Debian's C load generator) is used where
+installed, else the asyncio client.
 """
 
 from __future__ import annotations
@@ -125,20 +132,73 @@ def floor_app(environ, start_response):
     return [body]
 
 
-def wrk(url: str, connections: int, seconds: int) -> str | None:
-    """p50 / p99 / requests per second from Debian's `wrk` (a C load generator), when installed."""
+def _ms(text: str) -> float:
+    """wrk's '850.00us', '20.90ms' or '1.02s' in milliseconds."""
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def wrk(url: str, connections: int, seconds: int) -> dict | None:
+    """p50 and p99 (ms), requests per second and non-2xx answers from Debian's `wrk`, when installed."""
     if shutil.which("wrk") is None:
         return None
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url], capture_output=True, text=True).stdout
-    pick = {k: re.search(rf"{k}\s+([\d.]+\w+)", out) for k in ("50%", "99%", "Requests/sec:")}
-    return ", ".join(f"{k.rstrip(':')} {m.group(1)}" for k, m in pick.items() if m)
+    p50, p99 = (re.search(rf"{k}\s+([\d.]+\w+)", out) for k in ("50%", "99%"))
+    rps, bad = re.search(r"Requests/sec:\s+([\d.]+)", out), re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if not (p50 and p99 and rps):
+        raise SystemExit(f"could not read wrk's output:\n{out}")
+    return {"p50": _ms(p50.group(1)), "p99": _ms(p99.group(1)), "rps": float(rps.group(1)), "bad": int(bad.group(1)) if bad else 0}
 
 
-def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> None:
+def wrk_line(w: dict) -> str:
+    return f"p50 {w['p50']:.2f} ms, p99 {w['p99']:.2f} ms, {w['rps']:.0f} requests/s, non-2xx: {w['bad']}"
+
+
+def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> float:
+    """Print one asyncio measurement; return its p99 in ms."""
     bad = sum(1 for s in statuses if s != 200)
     p50, p99 = np.percentile(lat * 1000, [50, 99])
     print(f"{label}: {len(lat)} requests, p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {lat.max() * 1000:.1f} ms, "
           f"{len(lat) / wall:.0f} requests/s, non-200: {bad}   [{budget}]")
+    return float(p99)
+
+
+def measure_floor(workers: int, concurrency: int, total: int, seconds: int) -> tuple[float | None, float]:
+    """gunicorn with the settings `smfcast serve` uses, serving an app that does nothing: (wrk p99, asyncio p99)."""
+    from api.server import gunicorn_argv
+    port = free_port()
+    argv = gunicorn_argv(str(Path(sys.executable).with_name("gunicorn")), "127.0.0.1", port, workers)
+    argv = argv[:-1] + ["--chdir", str(ROOT / "benchmarks"), "bench_http:floor_app"]
+    floor = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        w = wrk(f"http://127.0.0.1:{port}/", concurrency, seconds)
+        print(f"floor: gunicorn, {workers} workers, a WSGI app that only answers 3 KB, wrk x{concurrency}, {seconds} s: "
+              + (wrk_line(w) if w else "needs wrk (Debian package)"))
+        p99 = report(f"floor x{concurrency} (asyncio client)", *load(port, request_bytes("GET", "/"), concurrency, total), "gunicorn's own cost")
+    finally:
+        floor.terminate()
+        floor.wait(timeout=30)
+    return (w["p99"] if w else None), p99
+
+
+def _post_json(url: str, body: dict, token: str) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def _job(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.load(r)
+
+
+def ratio_line(label: str, p99: float, floor: float | None) -> str:
+    if floor is None:
+        return f"{label}: p99 {p99:.2f} ms (no floor measured with this client)"
+    verdict = "within" if p99 <= 1.5 * floor else "NOT within"
+    return f"{label}: p99 {p99:.2f} ms = {p99 / floor:.2f}x the floor's {floor:.2f} ms  [target 1.5x: {verdict}]"
 
 
 def main() -> None:
@@ -151,6 +211,10 @@ def main() -> None:
     ap.add_argument("--post-concurrency", type=int, default=4, help="connections for the custom-scenario POST (a few analysts)")
     args = ap.parse_args()
     total = args.requests or (400 if args.small else 4000)
+    seconds = 3 if args.small else 10
+    floor_wrk = floor_async = None
+    if args.floor:
+        floor_wrk, floor_async = measure_floor(args.workers, args.concurrency, total, seconds)
 
     from forecast.engine.headline import EngineConfig
     from forecast.store.runs import RunStore, create_run
@@ -168,34 +232,53 @@ def main() -> None:
             for raw in (get_raw, post_raw):  # warm every worker's path cache
                 load(port, raw, args.concurrency, 8 * args.concurrency)
             print(f"gunicorn, {args.workers} workers, a new connection per request")
-            report(f"GET  {GET_PATH} x{args.concurrency}", *load(port, get_raw, args.concurrency, total), "budget: p99 < 10 ms")
+            get_p99 = report(f"GET  {GET_PATH} x{args.concurrency}", *load(port, get_raw, args.concurrency, total), "budget: p99 < 10 ms")
             report(f"GET  {GET_PATH} x{args.workers}", *load(port, get_raw, args.workers, total // 4),
                    "one connection per worker: no queueing")
             report(f"POST {POST_PATH} (custom scenario) x{args.post_concurrency}",
                    *load(port, post_raw, args.post_concurrency, total // 4), "budget: p50 < 50 ms")
             report(f"POST {POST_PATH} (custom scenario) x{args.concurrency}", *load(port, post_raw, args.concurrency, total // 4),
                    "for comparison")
-            seconds = 3 if args.small else 10
-            line = wrk(f"http://127.0.0.1:{port}{GET_PATH}", args.concurrency, seconds)
-            if line:
-                print(f"wrk GET  {GET_PATH} x{args.concurrency}, {seconds} s: {line}")
+            url = f"http://127.0.0.1:{port}{GET_PATH}"
+            w = wrk(url, args.concurrency, seconds)
+            if w:
+                print(f"wrk GET  {GET_PATH} x{args.concurrency}, {seconds} s: {wrk_line(w)}")
+            if args.floor:
+                print(ratio_line(f"cached GET x{args.concurrency}, no refit (asyncio)", get_p99, floor_async))
+                if w:
+                    print(ratio_line(f"cached GET x{args.concurrency}, no refit (wrk)", w["p99"], floor_wrk))
+                during_refit(port, store, args, seconds, total, get_raw, floor_wrk, floor_async)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    if args.floor:
-        port = free_port()
-        floor = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}", "--workers",
-                                  str(args.workers), "--chdir", str(ROOT / "benchmarks"), "bench_http:floor_app"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(3)
-            print(f"floor: gunicorn, {args.workers} workers, a WSGI app that only answers 3 KB, x{args.concurrency}: "
-                  + (wrk(f"http://127.0.0.1:{port}/", args.concurrency, 10) or "needs wrk (Debian package)"))
-            report(f"floor x{args.concurrency} (asyncio client)", *load(port, request_bytes("GET", "/"), args.concurrency, total),
-                   "gunicorn's own cost")
-        finally:
-            floor.terminate()
-            floor.wait(timeout=30)
+
+
+def during_refit(port: int, store: Path, args, seconds: int, total: int, get_raw: bytes, floor_wrk, floor_async) -> None:
+    """The cached GET at `--concurrency` connections while the job worker refits (another seed)."""
+    token = store.with_name(store.stem + ".tokens").read_text().split()[-1]  # `smfcast serve` made it
+    body = {"seed": 7, "n_paths": 400, "models": ["ets", "theta"], "backtest_paths": 100} if args.small else {"seed": 7}
+    base = f"http://127.0.0.1:{port}"
+    job = _post_json(base + "/v1/runs", body, token)
+    started = time.perf_counter()
+    while (state := _job(base + job["url"]))["status"] == "queued" and time.perf_counter() - started < 60:
+        time.sleep(0.1)
+    if state["status"] != "running":
+        print(f"refit job {job['job_id']} did not start running (status {state['status']}): no figure while a refit runs")
+        return
+    w = wrk(base + GET_PATH, args.concurrency, seconds)
+    p99 = report(f"GET  {GET_PATH} x{args.concurrency} while a refit runs", *load(port, get_raw, args.concurrency, total),
+                 "target: p99 within 1.5x of the floor")
+    state = _job(base + job["url"])
+    when = f"{time.perf_counter() - started:.0f} s after it started"
+    if state["status"] == "running":
+        print(f"refit job {job['job_id']}: still running at the end of the measurement ({when})")
+    else:
+        print(f"refit job {job['job_id']}: {state['status']} before the measurement ended ({when}): the figures cover part of it")
+    if w:
+        print(f"wrk GET  {GET_PATH} x{args.concurrency} while a refit runs, {seconds} s: {wrk_line(w)}")
+    print(ratio_line(f"cached GET x{args.concurrency}, refit running (asyncio)", p99, floor_async))
+    if w:
+        print(ratio_line(f"cached GET x{args.concurrency}, refit running (wrk)", w["p99"], floor_wrk))
 
 
 if __name__ == "__main__":

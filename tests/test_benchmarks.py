@@ -46,3 +46,15 @@ def test_bench_http_small_drives_the_real_server():
     assert get and post, out
     assert int(get.group(1)) == 200 and int(get.group(4)) == 0 and int(post.group(4)) == 0
     assert 0 < float(get.group(2)) <= float(get.group(3))
+
+
+@pytest.mark.slow
+def test_bench_http_floor_measures_gets_while_a_refit_runs_against_the_floor():
+    out = _run("bench_http.py", "--small", "--floor", "--requests", "200", "--concurrency", "8")
+    floor = re.search(r"floor x8 \(asyncio client\): (\d+) requests, p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
+    during = re.search(r"GET .* x8 while a refit runs: (\d+) requests, .*non-200: (\d+)", out)
+    assert floor and during, out
+    assert int(during.group(1)) == 200 and int(during.group(2)) == 0
+    assert re.search(r"refit job \w+: (still running|succeeded)", out), out
+    for label in ("no refit", "refit running"):  # each GET p99 reported as a ratio to the floor measured in the same run
+        assert re.search(rf"cached GET x8, {label} \(asyncio\): p99 [\d.]+ ms = [\d.]+x the floor's [\d.]+ ms", out), out
