@@ -330,6 +330,10 @@ def _backtest(args) -> int:
     return 0
 
 
+VALIDATE_COLUMNS = ["method", "series", "fallback", "smape", "mase", "coverage-80", "coverage-95", "msis", "msis-median", "msis-max",
+                    "width-95-median", "width-95-max", "seconds"]
+
+
 def _validate(args) -> int:
     import time
 
@@ -348,16 +352,30 @@ def _validate(args) -> int:
     started = time.perf_counter()
     bar = tqdm(total=len(series), desc="validate", unit="series", disable=args.quiet, file=sys.stderr)
     with executor(args.engine, args.address) as ex:
-        rows, info = validate(series, models, args.seed, ex, progress=bar.update)
+        rows, info = validate(series, models, args.seed, ex, progress=bar.update, procedure=args.procedure)
     bar.close()
     took = time.perf_counter() - started
-    if args.format == "table":
-        print(f"{args.dataset or args.csv}: {len(series)} series, models {','.join(models)}, {took:.0f} s wall; "
-              f"seconds = fitting time summed over series (one core)")
-    print(render(rows, ["method", "series", "smape", "mase", "coverage-80", "coverage-95", "msis", "seconds"], args.format))
-    if args.format == "table":
-        factors = ", ".join("-" if f is None else f"{f:.2f}" for f in info["calibration_factors"])
+    if args.format != "table":
+        print(render(rows, VALIDATE_COLUMNS, args.format))
+        return 0
+    print(f"{args.dataset or args.csv}: {len(series)} series, procedure {args.procedure}, models {','.join(models)}, "
+          f"{took:.0f} s wall; seconds = fitting time summed over series (one core), inner fits and backtests included; "
+          f"msis and width-95 are scaled by the in-sample naive error")
+    print(render(rows, VALIDATE_COLUMNS, "table"))
+    print(f"fitting scales chosen: {', '.join(f'{k} {v}' for k, v in info['scales'].items())}")
+    if info["excluded"]:
+        print(f"left out of every row ({len(info['excluded'])}): " + "; ".join(f"{k} ({v})" for k, v in info["excluded"].items()))
+    if info["member_failures"]:
+        print("member failures (the random walk with drift stands in): " + ", ".join(f"{k} {v}" for k, v in info["member_failures"].items()))
+    if info["benchmark_fallbacks"]:
+        print("benchmark fallbacks to Naive: " + ", ".join(f"{k} {v}" for k, v in info["benchmark_fallbacks"].items()))
+    if args.procedure == "pooled":
+        if info["weights"]:
+            print(f"weights (training only, shrinkage {info['shrinkage']:.3f}): " + ", ".join(f"{k} {v:.3f}" for k, v in info["weights"].items()))
+        factors = ", ".join("-" if hz["factor"] is None else f"{hz['factor']:.2f}" for hz in info["calibration"])
         print(f"calibration: 95% band stretch per horizon, learned on training parts only: {factors}")
+    else:
+        print("per-series calibration status: " + ", ".join(f"{k} {v}" for k, v in info["run_status"].items()))
     return 0
 
 
@@ -551,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--limit", type=int, default=None, help="only the first N series")
     va.add_argument("--models", default=None)
     va.add_argument("--seed", type=int, default=SEED)
+    va.add_argument("--procedure", choices=["pooled", "run"], default="pooled",
+                    help="pooled: weights and calibration learned across series (default); run: each series on its own, as runs do")
     va.add_argument("--engine", default="local")
     va.add_argument("--address", default=None)
     va.add_argument("--quiet", action="store_true")

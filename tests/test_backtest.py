@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 
 from forecast.cli import main
-from forecast.engine.backtest import (
-    BacktestSpec,
-    apply_calibration,
-    calibration_factors,
-    cross_validation,
-    evaluate,
-    required_scale,
-    weights_from_summary,
-)
+from forecast.engine.backtest import BacktestSpec, cross_validation, evaluate, learn, window_scores
+from forecast.engine.scales import Scale
+from forecast.registry.grid import regularize
+from forecast.registry.periods import parse_period
+from forecast.registry.series import Observation
 from forecast.registry.transforms import Transform
 
 
@@ -26,44 +22,62 @@ def test_cutoffs_follow_h_windows_and_step():
 
 
 def test_cross_validation_long_output_names_cutoff_and_y():
-    z = np.log(np.linspace(10, 30, 24))
-    windows, cutoffs, failures = cross_validation(z, BacktestSpec(3, 4), ("ets", "theta"), 1, 100, 1, "s")
+    y = np.linspace(10, 30, 24)
+    windows, cutoffs, failures = cross_validation(y, BacktestSpec(3, 4), ("ets", "theta"), 1, 100, 1, "s", Scale("raw"))
     assert cutoffs == [18, 19, 20, 21] and not failures
-    assert [n for n, _ in windows["ensemble"]] == cutoffs and windows["ets"][0][1].shape == (100, 3)
-    rows, summary = evaluate(z, windows, Transform("log"), 1)
-    assert len(rows) == 3 * 4 * 3  # models x windows x horizons
+    assert [n for n, _ in windows["ets"]] == cutoffs and windows["ets"][0][1].shape == (100, 3)
+    rows, summary = evaluate(y, y, windows, 1)
+    assert len(rows) == 2 * 4 * 3  # models x windows x horizons
     first = rows[0]
     assert {"model", "cutoff", "horizon", "y", "median", "lo-95", "hi-95"} <= set(first)
-    assert first["y"] == pytest.approx(np.exp(z[first["cutoff"] + first["horizon"] - 1]))
-    assert {s["model"] for s in summary} == {"ets", "theta", "ensemble"}
+    assert first["y"] == pytest.approx(y[first["cutoff"] + first["horizon"] - 1])
+    assert {s["model"] for s in summary} == {"ets", "theta"}
 
 
-def test_required_scale_and_conformal_factor():
-    paths = np.random.default_rng(0).normal(0, 1, size=(20000, 1))
-    # the 95% half-width of N(0,1) is 1.96: an actual at 3.92 needs the band doubled
-    assert required_scale(3.92, paths[:, 0]) == pytest.approx(2.0, rel=0.03)
-    assert required_scale(0.0, np.zeros(10)) == 0.0
-    # bands half as wide as the errors: the factor learned is about 2
-    rng = np.random.default_rng(1)
-    z = rng.normal(0, 2, size=60)
-    windows = [(n, rng.normal(0, 1, size=(4000, 2))) for n in range(20, 58)]
-    cal = calibration_factors(windows, z, 2)
-    assert cal["status"] == "calibrated" and all(1.5 < f < 3.0 for f in cal["factors"])
-    stretched = apply_calibration(windows[0][1], cal["factors"])
-    np.testing.assert_allclose(stretched.std(axis=0), windows[0][1].std(axis=0) * np.array(cal["factors"]), rtol=1e-9)
+def _obs(period, value):
+    return Observation("s", parse_period(period), value, "src", "official", "", 0)
 
 
-def test_too_little_history_is_said_not_hidden():
-    windows = [(10, np.zeros((50, 2))), (11, np.zeros((50, 2)))]
-    cal = calibration_factors(windows, np.zeros(13), 2)
-    assert cal["factors"] == [None, None] and cal["status"] == "uncalibrated: too little history"
-    np.testing.assert_array_equal(apply_calibration(np.ones((3, 2)), cal["factors"]), np.ones((3, 2)))
+def test_interpolated_points_are_never_scored():
+    quarters = [f"{y}Q{q}" for y in range(2015, 2022) for q in range(1, 5)]
+    published = [p for i, p in enumerate(quarters) if i % 3 != 1]  # every third quarter missing
+    series = regularize([_obs(p, 100 + 2 * quarters.index(p)) for p in published], Transform("log"))
+    assert series.filled == sum(1 for i in range(len(quarters) - 1) if i % 3 == 1)
+    windows, cutoffs, _ = cross_validation(series.y, BacktestSpec(4, 6), ("theta",), 4, 100, 1, "g", Scale("raw"))
+    rows, _ = evaluate(series.truth, series.y, windows, 4)
+    scored = {r["cutoff"] + r["horizon"] - 1 for r in rows}
+    assert scored and all(series.observed[i] for i in scored)
+    assert len(rows) == sum(1 for n in cutoffs for k in range(4) if n + k < len(series.y) and series.observed[n + k])
+    assert len(window_scores(series.truth, series.y, windows["theta"], 4)) == len(cutoffs)
 
 
-def test_weights_are_inverse_squared_crps():
-    w = weights_from_summary([{"model": "a", "crps": 1.0}, {"model": "b", "crps": 3.0}, {"model": "ensemble", "crps": 0.1}], ("a", "b"))
-    assert w == pytest.approx({"a": 0.9, "b": 0.1})  # 1 : 1/9
-    assert weights_from_summary([{"model": "a", "crps": 1.0}], ("a",)) is None
+def _grid(values):
+    return regularize([_obs(f"{2000 + i}", v) for i, v in enumerate(values)], Transform("log"))
+
+
+def test_learn_records_scale_weights_calibration_and_the_random_walk():
+    rng = np.random.default_rng(0)
+    series = _grid(100 * np.exp(np.cumsum(rng.normal(0.04, 0.02, 22))))
+    learned = learn(series, 1, ("ets", "theta"), BacktestSpec(h=3, n_windows=8), 200, 1, "s", 0.0, np.inf, 6)
+    record = learned.record
+    assert record["n_windows"] == 8 and record["scale"]["scale"] in ("raw", "log", "boxcox")
+    assert set(learned.weights) == {"ets", "theta"} and sum(learned.weights.values()) == pytest.approx(1.0)
+    assert record["weighting"].startswith("backtest: 1 / CRPS, shrunk towards equal (lambda 0.50)")
+    assert len(record["horizons"]) == 3 and all(hz["scores"] == 8 for hz in record["horizons"])
+    assert record["labels_by_step"] == ["calibrated"] * 3 + ["extrapolated"] * 3 or learned.factors is None
+    walk = record["against_random_walk"]
+    assert set(walk) == {"ensemble_served", "ensemble_raw", "random_walk_with_drift"}
+    assert all(walk[k]["points"] == 8 * 3 for k in walk)
+    # the served band is the raw band widened by the run's rule: never narrower
+    assert walk["ensemble_served"]["width-95"] >= walk["ensemble_raw"]["width-95"] - 1e-9
+
+
+def test_learn_with_too_little_history_keeps_equal_weights_and_says_so():
+    series = _grid(np.linspace(100.0, 130.0, 8))  # 8 points: h=4 leaves 4 < 6 to train on
+    learned = learn(series, 1, ("ets", "theta"), BacktestSpec(h=4, n_windows=8), 100, 1, "short", 0.0, np.inf, 6)
+    assert learned.weights is None and learned.factors is None
+    assert learned.record["status"] == "uncalibrated: 8 points, too few for one backtest window of h=4"
+    assert learned.record["weighting"] == "equal: no backtest window" and learned.record["n_windows"] == 0
 
 
 def _backtest_cli(tmp_path, *extra):
@@ -88,7 +102,7 @@ def test_backtest_command_writes_csv_and_charts_and_repeats_exactly(tmp_path, ca
 
 def test_backtest_bad_arguments(tmp_path, capsys):
     assert main(["--store", str(tmp_path / "s.sqlite"), "backtest", "--models", "lstm"]) == 2
-    assert "--models must be drawn from" in capsys.readouterr().err
+    assert "--models must be a non-empty list drawn from arima, prophet, ets, theta" in capsys.readouterr().err
     assert main(["--store", str(tmp_path / "s.sqlite"), "backtest", "--engine", "dask"]) == 2
     assert "needs --address" in capsys.readouterr().err
 
@@ -101,20 +115,3 @@ def test_dask_local_cluster_gives_the_same_numbers(tmp_path):
         dask_summary = (out / "backtest_summary.csv").read_text(encoding="utf-8")
     local = _backtest_cli(tmp_path / "local", "--engine", "serial")
     assert dask_summary == (local / "backtest_summary.csv").read_text(encoding="utf-8")
-
-
-def test_learn_with_too_little_history_keeps_equal_weights_and_says_so():
-    from forecast.engine.backtest import learn
-    z = np.log(np.linspace(100.0, 130.0, 8))  # 8 points: h=4 leaves 4 < 6 to train on
-    weights, factors, record = learn(z, Transform("log"), 1, ("ets", "theta"), BacktestSpec(h=4, n_windows=8), 100, 1, "short")
-    assert weights is None and factors is None
-    assert record["status"] == "uncalibrated: 8 points, too few for one backtest window of h=4"
-    assert record["weighting"] == "equal: no backtest window" and record["n_windows"] == 0
-
-
-def test_conformal_quantile_is_the_ceil_n_plus_one_rank():
-    from forecast.engine.backtest import conformal_quantile
-    scores = [0.1 * i for i in range(1, 20)]  # n = 19: ceil(20 * 0.95) = 19th smallest
-    assert conformal_quantile(scores) == pytest.approx(1.9)
-    assert conformal_quantile(scores, 80) == pytest.approx(1.6)  # ceil(20 * 0.8) = 16th
-    assert conformal_quantile([1.0, 2.0, 3.0, 4.0]) is None  # below MIN_CALIBRATION_POINTS

@@ -113,3 +113,55 @@ def test_relation_drift_is_shrunk_and_prior_dominates_one_change():
     assert rel.sigma == pytest.approx(0.05)  # no residual variance to pool with yet
     outside = provincial.fit_relation([2030.0, times[0]], [0.0, np.log(10.0)], national, 0.05)
     assert outside.dropped == 1 and len(outside.r) == 1
+
+
+def test_weighted_median_matches_the_median_with_equal_weights_and_ignores_a_light_member():
+    values = np.array([[1.0, 10.0], [2.0, 30.0], [4.0, 20.0], [100.0, -5.0]])
+    np.testing.assert_allclose(ensemble.weighted_median(values, np.ones(4)), np.median(values, axis=0))
+    # a member with less weight than each other cannot move the weighted median on its own:
+    # it is the median of the other three wherever the light one sits
+    light = np.array([1.0, 1.0, 1.0, 0.5])
+    np.testing.assert_allclose(ensemble.weighted_median(values, light), np.median(values[:3], axis=0))
+    np.testing.assert_allclose(ensemble.weighted_median(values, np.array([0.1, 0.1, 0.7, 0.1])), values[2])
+
+
+def test_weights_shrink_towards_equal_by_the_evidence():
+    w, lam = ensemble.shrunk_weights({"a": 1.0, "b": 3.0}, evidence=8)
+    assert lam == pytest.approx(0.5)
+    assert w == pytest.approx({"a": 0.25 + 0.5 * 0.75, "b": 0.25 + 0.5 * 0.25})  # inverse scores 3:1, halfway to equal
+    many, lam = ensemble.shrunk_weights({"a": 1.0, "b": 3.0}, evidence=10_000)
+    assert many["a"] == pytest.approx(0.75, abs=1e-3)
+    few, _ = ensemble.shrunk_weights({"a": 1.0, "b": 1e6}, evidence=2)
+    assert few["b"] > 0.39  # a member is never weighted near zero on a handful of windows
+    assert ensemble.shrunk_weights({"a": 1.0, "b": np.nan}, evidence=8) == (None, 1.0)
+
+
+def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
+    rng = np.random.default_rng(0)
+    members = {"a": rng.normal(0, 1, (4000, 3)), "b": rng.normal(1, 1, (4000, 3)), "c": rng.normal(5, 0.1, (4000, 3))}
+    for how in ensemble.COMBINATIONS:
+        point, paths = ensemble.combine(members, None, np.random.default_rng(1), how=how)
+        np.testing.assert_allclose(point, np.median([np.median(p, axis=0) for p in members.values()], axis=0))
+        np.testing.assert_allclose(np.median(paths, axis=0), point, atol=1e-9)
+    # quantile averaging: the spread is the members' average spread, not their disagreement
+    _, q = ensemble.combine(members, None, np.random.default_rng(1), how="quantiles")
+    _, m = ensemble.combine(members, None, np.random.default_rng(1), how="mixture")
+    assert np.all(q.std(axis=0) < 0.8) and np.all(m.std(axis=0) > 2)
+    # the paths keep the members' dependence between horizons (a random walk stays a random walk)
+    walks = {"a": rng.normal(0, 1, (4000, 6)).cumsum(axis=1), "b": rng.normal(0, 1, (4000, 6)).cumsum(axis=1)}
+    _, q = ensemble.combine(walks, None, np.random.default_rng(2))
+    assert np.corrcoef(q[:, 0], q[:, 5])[0, 1] == pytest.approx(np.corrcoef(walks["a"][:, 0], walks["a"][:, 5])[0, 1], abs=0.06)
+
+
+def test_provincial_paths_follow_national_increments_after_the_last_provincial_point():
+    from forecast.engine.headline import national_at
+    # a national series ending at 2024Q2 and national paths for 2024Q3 onwards (constant per path)
+    national = regularize([_obs(f"{y}Q{q}", 10.0 + (y - 2020) * 4 + q) for y in range(2020, 2025) for q in range(1, 5)
+                           if (y, q) <= (2024, 2)], Transform("log"))
+    steps = 12
+    paths = np.log(np.linspace(27.0, 38.0, steps))[None, :] + np.array([[-0.1], [0.0], [0.1]])
+    at = national_at(national, paths, [2024.5, 2025.0, 2025.125, 2025.75])  # decimal years of period ends
+    np.testing.assert_allclose(at[:, 0], national.z[-1])  # 2024Q2 is observed: known, no spread
+    np.testing.assert_allclose(at[:, 1], paths[:, 1])  # 2024Q4 is the second future quarter
+    np.testing.assert_allclose(at[:, 2], 0.5 * (paths[:, 1] + paths[:, 2]))  # halfway to 2025Q1
+    np.testing.assert_allclose(at[:, 3], paths[:, 4])  # 2025Q3

@@ -1,10 +1,18 @@
-"""Fit one headline metric with every model and return its sample paths per model.
+"""Forecast one headline metric: its sample paths per member and for the ensemble.
 
-This is where the data registry meets the models: choose the method (a direct fit when the
-provincial series is long enough, else the national counterpart plus the provincial relation),
-fit each member, fall back when one fails, and mix the survivors into the ensemble. The output is
-paths in *model space* (log or logit) for the year-ends after the last provincial observation
-through `until_year`; scenarios act there, and bands back-transform at the end.
+This is where the data registry meets the models. A provincial annual series long enough to fit
+(`MIN_DIRECT_POINTS`) is fitted directly; otherwise its national counterpart is fitted and the
+provincial/national relation carries the forecast to the province (`provincial.py`). Either way
+the series that is fitted goes through the same steps (`fit_series`): its own rolling-origin
+backtest chooses the fitting scale, weights the members and calibrates the ensemble
+(`backtest.learn`); every member is fitted on that scale; the ensemble is the weighted median of
+the member points with the recentred weighted mixture of their paths around it, stretched by the
+calibration factors (widening only; steps past the backtested ones reuse the last factor and are
+labelled "extrapolated").
+
+Output paths are in the metric's model space (log for balances, logit for percentages) for the
+year-ends after the last provincial observation through `until_year`: scenarios act there, and
+bands back-transform at the end.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecast.defaults import ENSEMBLE, MEMBERS, N_PATHS, SEED
-from forecast.engine import ensemble, provincial
-from forecast.engine.backtest import BacktestSpec, apply_calibration, learn
+from forecast.engine import calibration, provincial
+from forecast.engine.backtest import BacktestSpec, Learned, learn
+from forecast.engine.ensemble import combine, normalize_weights
+from forecast.engine.members import fit_members
+from forecast.engine.scales import choose as choose_scale
 from forecast.errors import SmfcastError
-from forecast.models import make_model
 from forecast.registry.grid import RegularSeries, regularize
 from forecast.registry.periods import STEP_MONTHS, Period, future_periods
 from forecast.registry.series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
@@ -79,21 +89,44 @@ class MetricForecast:
         return self.transform.inverse(self.paths[model])
 
 
-def _fit_members(z: np.ndarray, season_length: int, h: int, config: EngineConfig, label: str):
-    """Fit every member; return (paths by model, describe by model, failures by model)."""
-    paths, described, failures = {}, {}, {}
-    for name in config.models:
-        try:
-            model = make_model(name, season_length=season_length).fit(z)
-            sampled = model.sample(h, config.n_paths, rng_for(config.seed, label, name))
-            if not np.all(np.isfinite(sampled)):
-                raise FloatingPointError("simulated paths contain non-finite values")
-            paths[name], described[name] = sampled, model.describe()
-        except Exception as exc:  # noqa: BLE001 - a member may fail numerically in many ways; record and fall back
-            failures[name] = f"{type(exc).__name__}: {exc}"
-    if not paths:
-        raise SmfcastError(f"every model failed on {label}: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
-    return paths, described, failures
+@dataclass
+class SeriesFit:
+    """One regular series fitted: model-space paths per member and for the ensemble (steps 1..h
+    after its last period), the ensemble's point, and the record of how."""
+
+    paths: dict[str, np.ndarray]
+    point: np.ndarray
+    members: dict[str, dict]
+    failures: dict[str, str]
+    record: dict
+
+
+def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineConfig, label: str) -> SeriesFit:
+    """Backtest, fit every member on the chosen scale, combine and calibrate (module docstring)."""
+    m = series.season_length
+    if config.backtest_windows > 0:
+        spec = BacktestSpec(h=config.backtest_h, n_windows=config.backtest_windows)
+        learned = learn(series, m, config.models, spec, config.backtest_paths, config.seed, label, meta.lower, meta.upper, h)
+    else:
+        choice = choose_scale(series.y, meta.lower, meta.upper, h)
+        learned = Learned(choice, None, None, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off",
+                                               "scale": choice.describe()})
+    fitted = fit_members(series.y, m, h, config.models, config.n_paths, config.seed, label, learned.scale.scale)
+    if not fitted.fits:
+        raise SmfcastError(f"every model failed on {label}: " + "; ".join(f"{k}: {v}" for k, v in fitted.failures.items()))
+    z = {name: series.transform.forward_inside(f.paths) for name, f in fitted.fits.items()}
+    weights = normalize_weights(list(z), learned.weights)
+    point, ens = combine(z, weights, rng_for(config.seed, label, ENSEMBLE))
+    record = dict(learned.record)
+    if learned.factors is not None:
+        factors, labels = calibration.extend(learned.factors, h)
+        ens = calibration.apply(ens, factors)
+        record["factors_by_step"], record["labels_by_step"] = factors, labels
+    record["ensemble_weights"] = {k: round(v, 6) for k, v in weights.items()}
+    record["guards"] = {name: {"truncated": f.truncated, "resampled": f.resampled} for name, f in fitted.fits.items()
+                        if f.truncated or f.resampled}
+    described = {name: f.describe for name, f in fitted.fits.items()}
+    return SeriesFit({**z, ENSEMBLE: ens}, point, described, fitted.failures, record)
 
 
 def _target_years(last: Period, until_year: int) -> list[Period]:
@@ -101,38 +134,28 @@ def _target_years(last: Period, until_year: int) -> list[Period]:
     return [Period(y, 12, "annual") for y in range(start, until_year + 1)]
 
 
-def _national_at(national: RegularSeries, nat_paths: np.ndarray, targets: list[Period], n_paths: int) -> np.ndarray:
-    """National model-space values at the targets: observed where the target is inside the national
-    span (a known value has no uncertainty), simulated beyond it."""
-    last = national.periods[-1]
-    step = STEP_MONTHS[last.kind]
-    cols = []
-    for t in targets:
-        months_after = (t.year - last.year) * 12 + (t.month - last.month)
-        if months_after <= 0:
-            idx = next(i for i, p in enumerate(national.periods) if p.year == t.year and p.month == t.month)
-            cols.append(np.full(n_paths, national.z[idx]))
+def national_at(national: RegularSeries, paths: np.ndarray, times: list[float]) -> np.ndarray:
+    """National model-space values at decimal `times`, per path: observed (no uncertainty) inside
+    the national span, read off (interpolated between) the paths' grid points beyond it."""
+    n_paths = paths.shape[0]
+    future = future_periods(national.periods[-1], 9999)[: paths.shape[1]]
+    grid = np.array([p.decimal_year for p in national.periods + future])
+    values = np.concatenate([np.broadcast_to(national.z, (n_paths, len(national.z))), paths], axis=1)
+    out = np.empty((n_paths, len(times)))
+    for j, t in enumerate(times):
+        i = int(np.searchsorted(grid, t - 1e-9))
+        if i < len(grid) and abs(grid[i] - t) < 1e-9:
+            out[:, j] = values[:, i]
+        elif 0 < i < len(grid):
+            w = (t - grid[i - 1]) / (grid[i] - grid[i - 1])
+            out[:, j] = (1 - w) * values[:, i - 1] + w * values[:, i]
         else:
-            cols.append(nat_paths[:, months_after // step - 1])
-    return np.column_stack(cols)
+            raise ValueError(f"time {t:.3f} is outside the national series and its forecast")
+    return out
 
 
-def _learned_ensemble(z: np.ndarray, transform: Transform, season_length: int, member_paths: dict[str, np.ndarray],
-                      config: EngineConfig, label: str) -> tuple[np.ndarray, dict]:
-    """The ensemble of the fitted members, weighted and calibrated by a backtest of the same series
-    (z, in model space), and the record of how: weights, factors, raw and calibrated coverage."""
-    models = tuple(m for m in config.models if m in member_paths)
-    if config.backtest_windows > 0:
-        spec = BacktestSpec(h=config.backtest_h, n_windows=config.backtest_windows)
-        weights, factors, record = learn(z, transform, season_length, models, spec, config.backtest_paths, config.seed, label)
-    else:
-        weights, factors, record = None, None, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off"}
-    member_weights = ensemble.normalize_weights(list(member_paths), weights)
-    mixed = ensemble.mix(member_paths, member_weights, rng_for(config.seed, label, ENSEMBLE))
-    if factors is not None:
-        mixed = apply_calibration(mixed, factors)
-    record["ensemble_weights"] = {k: round(v, 6) for k, v in member_weights.items()}
-    return mixed, record
+def _breaks(reg: Registry, *series_ids: str) -> list[dict]:
+    return [{"series": sid, **b} for sid in series_ids for b in reg.meta(sid).breaks]
 
 
 def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricForecast:
@@ -149,11 +172,10 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
 
     if direct:
         series = regularize(prov, transform)
-        paths, described, failures = _fit_members(series.z, 1, len(targets), config, metric)
-        paths[ENSEMBLE], learned = _learned_ensemble(series.z, transform, 1, paths, config, metric)
-        used = prov
+        fit = fit_series(series, meta, len(targets), config, metric)
+        paths, used = fit.paths, prov
         method = {"method": "direct", "series": head.series, "points": len(prov), "gaps_filled": series.filled,
-                  "min_direct_points": config.min_direct_points}
+                  "min_direct_points": config.min_direct_points, "breaks": _breaks(reg, head.series)}
     else:
         nat_meta = reg.meta(head.national)
         nat_obs = reg.observations(head.national, config.exclude_qualities)
@@ -161,33 +183,38 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
         last = national.periods[-1]
         step = STEP_MONTHS[last.kind]
         h_nat = max(((config.until_year - last.year) * 12 + (12 - last.month)) // step, 1)
-        nat_paths, described, failures = _fit_members(national.z, national.season_length, h_nat, config, f"{metric}:national")
-        # Provincial points published after the last national figure (Qinghai's 2025 green shares,
-        # say) meet the national median forecast rather than being thrown away.
+        fit = fit_series(national, nat_meta, h_nat, config, f"{metric}:national")
+        # The relation is fitted against the national series, extended past its last point by the
+        # ensemble's own point forecast (the median of the paths used below), so that provincial
+        # points published after the last national figure (Qinghai's 2025 green shares) count.
         future = future_periods(last, config.until_year)[:h_nat]
-        pooled_median = np.median(np.concatenate(list(nat_paths.values()), axis=0), axis=0)
-        extended = RegularSeries(national.periods + future, np.concatenate([national.z, pooled_median[:len(future)]]), national.filled)
+        extended = RegularSeries(national.periods + future, np.concatenate([national.z, fit.point[:len(future)]]), national.filled)
         prov_times = [o.period.decimal_year for o in prov]
         rel = provincial.fit_relation(prov_times, transform.forward([o.value for o in prov]), extended,
                                       config.prior_sigma.get(meta.transform, PRIOR_SIGMA["none"]))
         beyond = sum(1 for t in prov_times if t > last.decimal_year + 1e-9)
-        rel_paths = provincial.relation_paths(rel, [t.decimal_year for t in targets], config.n_paths,
-                                              rng_for(config.seed, metric, "relation"))
-        nat_paths[ENSEMBLE], learned = _learned_ensemble(national.z, nat_meta.transformer, national.season_length, nat_paths,
-                                                         config, f"{metric}:national")
-        paths = {name: _national_at(national, p, targets, config.n_paths) + rel_paths for name, p in nat_paths.items()}
+        target_times = [t.decimal_year for t in targets]
+        rel_paths = provincial.relation_paths(rel, target_times, config.n_paths, rng_for(config.seed, metric, "relation"))
+        # Provincial paths follow national *increments* from the last provincial point: the province
+        # was observed there, so national uncertainty before that date must not count again.
+        paths = {}
+        for name, p in fit.paths.items():
+            at = national_at(national, p, [rel.last_time] + target_times)
+            paths[name] = rel.last_z + (at[:, 1:] - at[:, :1]) + (rel_paths - rel.last)
         used = prov + nat_obs
         method = {"method": "ratio_to_national" if meta.transform == "log" else "spread_to_national",
                   "series": head.series, "national": head.national, "national_points": len(nat_obs),
                   "national_gaps_filled": national.filled, "national_last": str(last),
-                  "relation": {**rel.describe(), "points_after_national_data": beyond}, "prior_sigma": config.prior_sigma.get(meta.transform),
-                  "min_direct_points": config.min_direct_points,
+                  "relation": {**rel.describe(), "points_after_national_data": beyond},
+                  "prior_sigma": config.prior_sigma.get(meta.transform), "min_direct_points": config.min_direct_points,
                   "why": f"{len(prov)} usable provincial points < {config.min_direct_points} needed for a direct fit"
-                  if meta.frequency == "annual" else f"provincial series is {meta.frequency}, not annual"}
-
-    method["ensemble_weights"] = learned.pop("ensemble_weights")
-    method["ensemble_weighting"] = learned["weighting"]
-    method["calibration"] = learned
+                  if meta.frequency == "annual" else f"provincial series is {meta.frequency}, not annual",
+                  "breaks": _breaks(reg, head.series, head.national)}
+    record = fit.record
+    method["scale"] = record.get("scale")
+    method["ensemble_weights"] = record.pop("ensemble_weights")
+    method["ensemble_weighting"] = record.get("weighting")
+    method["calibration"] = record
     grades = dict(sorted(Counter(o.quality for o in used).items()))
-    return MetricForecast(metric, head.series, meta.unit, transform, targets, paths, method, described, failures, grades,
+    return MetricForecast(metric, head.series, meta.unit, transform, targets, paths, method, fit.members, fit.failures, grades,
                           reg.observations(head.series))

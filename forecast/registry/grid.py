@@ -2,7 +2,8 @@
 
 Regulators skip releases and compilers miss some: a quarterly series may lack a quarter or two.
 Models need a gap-free grid, so internal gaps are filled by linear interpolation *in model space*
-(log or logit), and the number filled is reported with the forecast. Nothing is extrapolated.
+(log or logit), and the number filled is reported with the forecast. Nothing is extrapolated, and
+filled points are marked (`observed`): backtests never score a model against a straight line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,23 @@ class RegularSeries:
     periods: list[Period]
     z: np.ndarray  # transformed values on the grid
     filled: int  # how many grid points were interpolated
+    observed: np.ndarray | None = None  # True where the grid point was published, False where filled
+    transform: Transform | None = None
+
+    @property
+    def y(self) -> np.ndarray:
+        """Natural values on the grid (filled points included)."""
+        return self.transform.inverse(self.z) if self.transform is not None else self.z
+
+    @property
+    def truth(self) -> np.ndarray:
+        """Natural values where observed, NaN where filled: what backtests may score against."""
+        return np.where(self.observed, self.y, np.nan) if self.observed is not None else self.y
+
+    @property
+    def coverage(self) -> float:
+        """Share of grid points that were published."""
+        return 1.0 - self.filled / len(self.periods)
 
     @property
     def season_length(self) -> int:
@@ -47,7 +65,8 @@ def regularize(observations: list[Observation], transform: Transform) -> Regular
     known_z = transform.forward([o.value for o in obs])
     z = np.interp(np.array(grid, dtype=float), known_x, known_z)
     periods = [Period((i - 1) // 12, (i - 1) % 12 + 1, kind) for i in grid]
-    return RegularSeries(periods, z, len(grid) - len(obs))
+    observed = np.isin(np.array(grid), known_x.astype(int))
+    return RegularSeries(periods, z, len(grid) - len(obs), observed, transform)
 
 
 def interpolate_at(series: RegularSeries, t: float) -> float | None:

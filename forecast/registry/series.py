@@ -54,6 +54,7 @@ class SeriesMeta:
     transform: str
     definition: str = ""
     national: str | None = None
+    breaks: tuple[dict, ...] = ()  # definition breaks: {"after": period, "note": what changed}
 
     @property
     def transformer(self) -> Transform:
@@ -178,11 +179,24 @@ def _parse_series(path: Path, doc: dict, text: str) -> dict[str, SeriesMeta]:
             id=sid, title_en=need("title_en"), title_zh=need("title_zh"), unit=need("unit"), frequency=frequency,
             region=need("region"), lower=float(bounds[0]), upper=float(bounds[1]), transform=transform,
             definition=spec.get("definition", ""), national=spec.get("national"),
+            breaks=_parse_breaks(path, text, table, spec.get("breaks", [])),
         )
     for sid, meta in out.items():
         if meta.national is not None and meta.national not in out:
             raise DataError(path, _toml_line(text, f"series.{sid}", "national"), "national", f"national counterpart {meta.national!r} is not a series in this file")
     return out
+
+
+def _parse_breaks(path: Path, text: str, table: str, breaks) -> tuple[dict, ...]:
+    """Optional `breaks = [{after = "2022Q3", note = "..."}]`: where a series' definition changes."""
+    if not isinstance(breaks, list) or not all(isinstance(b, dict) and set(b) == {"after", "note"} for b in breaks):
+        raise DataError(path, _toml_line(text, table, "breaks"), "breaks", 'breaks must be a list of {after = "PERIOD", note = "..."} tables')
+    for b in breaks:
+        try:
+            parse_period(str(b["after"]))
+        except ValueError as exc:
+            raise DataError(path, _toml_line(text, table, "breaks"), "breaks", f"break after {b['after']!r}: {exc}") from None
+    return tuple({"after": str(b["after"]), "note": str(b["note"])} for b in breaks)
 
 
 def _parse_headlines(path: Path, doc: dict, text: str, series: dict[str, SeriesMeta]) -> dict[str, Headline]:

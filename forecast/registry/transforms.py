@@ -42,6 +42,17 @@ class Transform:
             return np.log(u) - np.log1p(-u)
         return x.copy()
 
+    def forward_inside(self, x):
+        """`forward` of values first clipped to just inside the bounds: for paths fitted on another
+        scale and truncated at a bound, which the open log/logit domain excludes."""
+        x = np.asarray(x, dtype=float)
+        if self.kind == "log":
+            return np.log(np.maximum(x, np.finfo(float).tiny))
+        if self.kind == "logit":
+            eps = 1e-9 * (self.upper - self.lower)
+            return self.forward(np.clip(x, self.lower + eps, self.upper - eps))
+        return x.copy()
+
     def inverse(self, z):
         z = np.asarray(z, dtype=float)
         if self.kind == "log":
