@@ -8,8 +8,9 @@ from flask import Blueprint, jsonify, request
 
 from forecast.errors import InvalidInput
 from forecast.outputs.decision_tables import seek, seek_columns, tornado
+from forecast.outputs.workbook import table_workbook
 
-from .formats import requested_format, respond_table, safe_filename, xlsx_bytes
+from .formats import requested_format, respond_table, safe_filename
 from .params import allow, store
 
 bp = Blueprint("decisions", __name__)
@@ -62,5 +63,5 @@ def sensitivity():
         return jsonify({**meta, "columns": result.columns, "rows": result.rows, "unit_columns": result.unit_columns,
                         "per_unit": result.per_unit})
     rows = [{"table": "range", **r} for r in result.rows] + [{"table": "unit", **r} for r in result.per_unit]
-    xlsx = xlsx_bytes([("range", result.rows, result.columns), ("unit", result.per_unit, result.unit_columns)]) if fmt == "xlsx" else None
+    xlsx = table_workbook([("range", result.rows, result.columns), ("unit", result.per_unit, result.unit_columns)]) if fmt == "xlsx" else None
     return respond_table(rows, ["table"] + result.columns, name, meta, xlsx=xlsx)

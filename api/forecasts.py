@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from forecast.defaults import ENSEMBLE
+from forecast.defaults import ENSEMBLE, LEVELS
 from forecast.errors import InvalidInput, NotFound
 from forecast.outputs.bands import level_columns, parse_levels
 from forecast.outputs.charts import fan_chart
@@ -110,7 +110,7 @@ def _chart(fmt: str):
     scenarios = many("scenario") or list(r.scenarios)
     model = request.args.get("model", ENSEMBLE)
     info = r.metric_info(metric)
-    bands = {s: forecast_rows(store(), r, metric, model, s, (80, 95)) for s in scenarios}
+    bands = {s: forecast_rows(store(), r, metric, model, s, LEVELS) for s in scenarios}
     body = fan_chart(f"{info['title_en']} ({model})", info["unit"], info["history"], bands, fmt)
     resp = Response(body, mimetype="image/png" if fmt == "png" else "image/svg+xml")
     resp.headers["Cache-Control"] = CACHE_CONTROL

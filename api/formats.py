@@ -6,14 +6,13 @@ neutralising of spreadsheet formulas happen in one place.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
 from flask import Response, jsonify, request
 
 from forecast.errors import InvalidInput
-from forecast.outputs.tables import neutralise
+from forecast.outputs.tables import csv_text
+from forecast.outputs.workbook import table_workbook
 
 FORMATS = ("json", "csv", "xlsx")
 LAYOUTS = ("long", "wide")
@@ -66,35 +65,6 @@ def to_wide(rows: list[dict], stats: list[str], key: str = "period") -> tuple[li
     return [out[p] for p in periods], columns
 
 
-def csv_text(rows: list[dict], columns: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(columns)
-    for r in rows:
-        writer.writerow([neutralise("" if r.get(c) is None else r.get(c)) for c in columns])
-    return buf.getvalue()
-
-
-def xlsx_bytes(sheets: list[tuple[str, list[dict], list[str]]]) -> bytes:
-    """A workbook with one sheet per (name, rows, columns); numbers stay numbers."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, rows, columns in sheets:
-        ws = wb.create_sheet(title=name[:31])
-        ws.append(columns)
-        for r in rows:
-            ws.append([neutralise(r.get(c)) if not isinstance(r.get(c), (dict, list)) else str(r.get(c)) for c in columns])
-        ws.freeze_panes = "A2"
-        for i, c in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(c) + 2))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def respond_table(rows: list[dict], columns: list[str], filename: str, meta: dict | None = None,
                   wide_stats: list[str] | None = None, xlsx: bytes | None = None) -> Response:
     """Answer a table in the requested format. `meta` goes beside the rows in JSON and into
@@ -118,7 +88,7 @@ def respond_table(rows: list[dict], columns: list[str], filename: str, meta: dic
         resp.headers["Content-Type"] = "text/csv; charset=utf-8"
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     else:
-        data = xlsx if xlsx is not None else xlsx_bytes([("data", rows, columns)])
+        data = xlsx if xlsx is not None else table_workbook([("data", rows, columns)])
         resp = Response(data, mimetype=XLSX_MIME)
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
     if "run_id" in meta:

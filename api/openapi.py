@@ -8,8 +8,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template_string
 
 from forecast import __version__
-from forecast.defaults import MAX_N_PATHS
+from forecast.defaults import ENSEMBLE, MEMBERS
 from forecast.registry.series import HEADLINE_METRICS
+from forecast.store.publications import MAX_REASON
+from forecast.store.requests import BACKTEST_LIMITS, REFIT_LIMITS
 
 from .params import allow
 
@@ -28,7 +30,7 @@ _RUN = {"name": "run", "in": "query", "schema": {"type": "string", "pattern": "^
 _METRIC = {"name": "metric", "in": "query", "schema": {"type": "string", "enum": list(HEADLINE_METRICS)}}
 _SCENARIO = {"name": "scenario", "in": "query", "schema": {"type": "string"},
              "description": "Scenario name(s), comma-separated or repeated; `all` for every preset."}
-_MODEL = {"name": "model", "in": "query", "schema": {"type": "string", "enum": ["ensemble", "arima", "prophet", "ets", "theta"]}}
+_MODEL = {"name": "model", "in": "query", "schema": {"type": "string", "enum": [ENSEMBLE, *MEMBERS]}}
 _LEVEL = {"name": "level", "in": "query", "schema": {"type": "string", "pattern": r"^(5\d|[6-8]\d|9\d)(,(5\d|[6-8]\d|9\d))*$"},
           "description": "Central band levels in percent, each in [50, 99], e.g. 80,95."}
 _HISTORY = {"name": "history", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}
@@ -64,6 +66,11 @@ def _get(summary: str, params: list, ok: dict | None = None, errors=(400, 404, 4
     for code in errors:
         responses[str(code)] = _PROBLEM
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+
+def _integers(limits: dict[str, tuple[int, int]]) -> dict:
+    """Integer body fields with the ranges the request check enforces (`forecast.store.requests`)."""
+    return {name: {"type": "integer", "minimum": lo, "maximum": hi} for name, (lo, hi) in limits.items()}
 
 
 def spec() -> dict:
@@ -166,12 +173,8 @@ def spec() -> dict:
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
                          "type": "object", "additionalProperties": False, "properties": {
                              "metric": {"type": "string", "enum": list(HEADLINE_METRICS)},
-                             "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}},
-                             "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
-                             "h": {"type": "integer", "minimum": 1, "maximum": 12},
-                             "n_windows": {"type": "integer", "minimum": 1, "maximum": 20},
-                             "step_size": {"type": "integer", "minimum": 1, "maximum": 4},
-                             "n_paths": {"type": "integer", "minimum": 100, "maximum": 2000}}}}}},
+                             "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(MEMBERS)}},
+                             **_integers(BACKTEST_LIMITS)}}}}},
                      "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM,
                                    "422": _PROBLEM}},
         },
@@ -182,15 +185,11 @@ def spec() -> dict:
                      "security": [{"bearer": []}],
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
                          "type": "object", "additionalProperties": False,
-                         "properties": {"seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
-                                        "n_paths": {"type": "integer", "minimum": 100, "maximum": MAX_N_PATHS},
-                                        "backtest_h": {"type": "integer", "minimum": 1, "maximum": 12},
-                                        "backtest_windows": {"type": "integer", "minimum": 0, "maximum": 20},
-                                        "backtest_paths": {"type": "integer", "minimum": 100, "maximum": 5000},
+                         "properties": {**_integers(REFIT_LIMITS),
                                         "models": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                                   "items": {"type": "string", "enum": ["arima", "prophet", "ets", "theta"]}},
+                                                   "items": {"type": "string", "enum": list(MEMBERS)}},
                                         "publish": {"type": "boolean", "default": False},
-                                        "reason": {"type": "string", "maxLength": 500}}}}}},
+                                        "reason": {"type": "string", "maxLength": MAX_REASON}}}}}},
                      "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}},
         },
         "/v1/runs/{run_id}/publish": {"post": {
@@ -199,7 +198,7 @@ def spec() -> dict:
             "security": [{"bearer": []}],
             "parameters": [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": 500}}}}}},
+                "type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": MAX_REASON}}}}}},
             "responses": {"200": {"description": "The publication", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/Publication"}}}},
                           "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}}},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
-from forecast.defaults import ENSEMBLE
+from forecast.defaults import ENSEMBLE, LEVELS
 from forecast.errors import SmfcastError
 from forecast.outputs.charts import fan_chart, tornado_svg
 from forecast.outputs.decision_tables import seek, tornado
@@ -22,7 +22,6 @@ from forecast.store.runs import BASELINE
 from .params import registry, run, store
 
 bp = Blueprint("page", __name__, template_folder="templates")
-LEVELS = (80, 95)
 
 
 def _choice(name: str, options: list[str], default: str, errors: list[str]) -> str:

@@ -6,9 +6,10 @@ from flask import Blueprint, jsonify, request
 
 from forecast.errors import InvalidInput, NotFound
 from forecast.outputs.revisions import COLUMNS, TABLES, compare
+from forecast.outputs.workbook import table_workbook
 from forecast.registry.series import HEADLINE_METRICS
 
-from .formats import requested_format, respond_table, safe_filename, xlsx_bytes
+from .formats import requested_format, respond_table, safe_filename
 from .params import allow, many, registry, store
 
 bp = Blueprint("revisions", __name__)
@@ -33,6 +34,6 @@ def compare_runs(run_a: str, run_b: str):
         resp.headers["X-Smfcast-Run"] = b.run_id
         return resp
     name = safe_filename("smfcast_compare", a.run_id, b.run_id, table or "")
-    xlsx = xlsx_bytes([(t, record[t], COLUMNS[t]) for t in TABLES]) if fmt == "xlsx" and table is None else None
+    xlsx = table_workbook([(t, record[t], COLUMNS[t]) for t in TABLES]) if fmt == "xlsx" and table is None else None
     table = table or "forecasts"
     return respond_table(record[table], COLUMNS[table], name, {"run_id": b.run_id, "run_a": a.run_id, "run_b": b.run_id}, xlsx=xlsx)

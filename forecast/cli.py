@@ -11,11 +11,13 @@ import os
 import sys
 
 from forecast import __version__
-from forecast.defaults import MEMBERS, N_PATHS, SEED
+from forecast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED
 from forecast.errors import InvalidInput, SmfcastError
 from forecast.outputs.bands import level_columns
-from forecast.outputs.tables import FORMATS, render
+from forecast.outputs.tables import FORMATS, csv_text, render
 from forecast.registry.series import HEADLINE_METRICS, load_registry
+
+_LEVELS = ",".join(map(str, LEVELS))  # the default of --level
 
 
 class _Parser(argparse.ArgumentParser):
@@ -187,7 +189,7 @@ def _export(args) -> int:
                            "sensitivity" if args.sensitivity else "compare")
     else:
         rows = forecast_table(store, run, metrics or run.metrics, scenarios or run.scenarios, args.model, levels, history=True)
-        out.write_text(render(rows, table_columns(levels), "csv") + "\n", encoding="utf-8-sig" if args.bom else "utf-8")
+        out.write_text(csv_text(rows, table_columns(levels)), encoding="utf-8-sig" if args.bom else "utf-8")
     print(f"wrote {out} ({out.stat().st_size:,} bytes) from run {run.run_id}")
     return 0
 
@@ -308,8 +310,8 @@ def _backtest(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, summary = result["rows"], result["summary"]
     row_cols = ["series_id", "model", "cutoff", "horizon", "y", "mean", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
-    (out_dir / "backtest_rows.csv").write_text(render(rows, row_cols, "csv") + "\n", encoding="utf-8")
-    (out_dir / "backtest_summary.csv").write_text(render(summary, ["metric"] + SUMMARY_COLUMNS, "csv") + "\n", encoding="utf-8")
+    (out_dir / "backtest_rows.csv").write_text(csv_text(rows, row_cols), encoding="utf-8")
+    (out_dir / "backtest_summary.csv").write_text(csv_text(summary, ["metric"] + SUMMARY_COLUMNS), encoding="utf-8")
     for res in results:
         if not res.rows:
             continue
@@ -471,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="fit every headline metric with every model and store an immutable run")
     run.add_argument("--seed", type=int, default=SEED)
     run.add_argument("--paths", type=int, default=N_PATHS, help=f"sample paths per model (default {N_PATHS})")
-    run.add_argument("--models", default=None, help="comma-separated members (default: arima,prophet,ets,theta)")
+    run.add_argument("--models", default=None, help=f"comma-separated members (default: {','.join(MEMBERS)})")
     run.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
                      help="where the metrics are fitted: local processes (default), serial, or a Dask scheduler")
     run.add_argument("--address", default=None, help="Dask scheduler address for --engine dask")
@@ -486,9 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     fc = sub.add_parser("forecast", help="print bands for one metric from a stored run")
     fc.add_argument("--metric", required=True, choices=HEADLINE_METRICS)
-    fc.add_argument("--model", default="ensemble")
+    fc.add_argument("--model", default=ENSEMBLE)
     fc.add_argument("--scenario", default="baseline")
-    fc.add_argument("--level", default="80,95", help="central band levels in percent, e.g. 80,95")
+    fc.add_argument("--level", default=_LEVELS, help=f"central band levels in percent (default {_LEVELS})")
     fc.add_argument("--run", default=None, help="run id (default: the published run)")
     fc.add_argument("--history", action="store_true", help="include the observed history")
     fc.add_argument("--scenario-file", default=None, help="a custom scenario (TOML or JSON: base + lever overrides)")
@@ -501,8 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--run", default=None, help="run id (default: the published run)")
     ex.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")
     ex.add_argument("--scenario", action="append", help="repeatable (default: every preset)")
-    ex.add_argument("--model", default="ensemble")
-    ex.add_argument("--level", default="80,95", help="central band levels in percent")
+    ex.add_argument("--model", default=ENSEMBLE)
+    ex.add_argument("--level", default=_LEVELS, help=f"central band levels in percent (default {_LEVELS})")
     ex.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte-order mark for Excel")
     ex.add_argument("--sensitivity", action="store_true", help="XLSX: add a sensitivity sheet (a tornado per target and metric)")
     ex.add_argument("--compare", default=None, metavar="RUN", help="XLSX: add a revisions sheet against this earlier run")
@@ -510,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tg = sub.add_parser("targets", help="probability that each policy target is met, per scenario")
     tg.add_argument("--scenario", default=None, help="one scenario (default: every preset)")
-    tg.add_argument("--model", default="ensemble")
+    tg.add_argument("--model", default=ENSEMBLE)
     tg.add_argument("--run", default=None)
     tg.add_argument("--format", choices=FORMATS, default="table")
     tg.set_defaults(func=_targets)
@@ -550,10 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     bt = sub.add_parser("backtest", help="rolling-origin backtests of the series behind each headline metric")
     bt.add_argument("--metric", choices=HEADLINE_METRICS, default=None)
     bt.add_argument("--models", default=None, help="comma-separated members (default: all)")
-    bt.add_argument("--h", type=int, default=4, help="steps ahead per window (default 4: a year of quarters)")
-    bt.add_argument("--n-windows", type=int, default=8)
-    bt.add_argument("--step-size", type=int, default=1)
-    bt.add_argument("--paths", type=int, default=500)
+    bt.add_argument("--h", type=int, default=BACKTEST["h"], help=f"steps ahead per window (default {BACKTEST['h']})")
+    bt.add_argument("--n-windows", type=int, default=BACKTEST["n_windows"])
+    bt.add_argument("--step-size", type=int, default=BACKTEST["step_size"])
+    bt.add_argument("--paths", type=int, default=BACKTEST["n_paths"], help=f"sample paths per model (default {BACKTEST['n_paths']})")
     bt.add_argument("--seed", type=int, default=SEED)
     bt.add_argument("--engine", default="local", help="local (process pool), serial, or dask")
     bt.add_argument("--address", default=None, help="Dask scheduler, e.g. tcp://HOST:8786 (with --engine dask)")

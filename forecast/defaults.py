@@ -1,5 +1,6 @@
 """The defaults every layer shares, defined once: the members, the ensemble's name, band levels,
-the seed and the number of sample paths. The CLI, the API and the engine all read them from here."""
+the seed, the number of sample paths and the shape of a backtest rerun. The CLI, the API, the
+engine, the benchmarks and the notebooks all read them from here."""
 
 MEMBERS = ("arima", "prophet", "ets", "theta")  # the forecasting models every run fits
 ENSEMBLE = "ensemble"  # the name under which the combination of the members is stored and served
@@ -7,3 +8,6 @@ LEVELS = (80, 95)  # central band levels (percent) served unless a request asks 
 SEED = 20260101  # the default random seed of runs, backtests and validations
 N_PATHS = 2000  # sample paths per model in a run
 MAX_N_PATHS = 10_000  # the most a refit may ask for (a run stores n_paths x years x models x scenarios floats)
+# A backtest rerun (`smfcast backtest`, `POST /v1/backtests`): h steps ahead from each of n_windows
+# origins step_size apart (4 steps: a year of quarters), with n_paths sample paths per model.
+BACKTEST = {"h": 4, "n_windows": 8, "step_size": 1, "n_paths": 500}

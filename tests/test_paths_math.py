@@ -7,7 +7,7 @@ import pytest
 
 from forecast.engine import ensemble, provincial
 from forecast.errors import InvalidInput
-from forecast.outputs.bands import band_rows, parse_levels, probability, summarize
+from forecast.outputs.bands import band_rows, parse_levels, summarize
 from forecast.registry.grid import regularize
 from forecast.registry.periods import Period, parse_period
 from forecast.registry.series import Observation
@@ -43,12 +43,6 @@ def test_band_rows_are_long_format_per_period():
     assert [r["period"] for r in rows] == ["2026", "2027"]
     assert rows[1] == {"series_id": "s", "scenario": "baseline", "model": "arima", "period": "2027", "kind": "forecast",
                        "mean": 2.0, "median": 2.0, "lo-80": 2.0, "hi-80": 2.0}
-
-
-def test_probability_is_a_direct_count():
-    paths = np.array([[1.0, 3.0], [2.0, 1.0], [3.0, 2.0], [4.0, 0.5]])
-    np.testing.assert_array_equal(probability(paths, "<", 2.5), [0.5, 0.75])
-    np.testing.assert_array_equal(probability(paths, ">=", 3.0), [0.5, 0.25])
 
 
 def test_ensemble_allocates_exactly_and_is_deterministic():

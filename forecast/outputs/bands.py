@@ -2,23 +2,22 @@
 
 A forecast is an array of simulated futures in natural units; every statistic a user sees is read
 off that same array, so a band, the median and "P(NPL < 2.2% in 2026)" never disagree.
-Long-format columns follow STYLE.md: `lo-80`, `hi-80`, ...; pick columns by name, never position.
+Long-format columns are named `lo-80`, `hi-80`, ... (statsforecast's names); pick columns by name,
+never by position.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from forecast.defaults import LEVELS
 from forecast.errors import InvalidInput
-
-DEFAULT_LEVELS = (80, 95)
-OPERATORS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 
 
 def parse_levels(levels) -> tuple:
     """Validate band levels (percent, each in [50, 99]); accepts '80,95', [80, 95] or None."""
     if levels is None or levels == "" or levels == []:
-        return DEFAULT_LEVELS
+        return LEVELS
     items = levels.split(",") if isinstance(levels, str) else list(levels)
     out = []
     for item in items:
@@ -39,7 +38,7 @@ def level_columns(levels) -> list[str]:
     return cols
 
 
-def summarize(paths: np.ndarray, levels=DEFAULT_LEVELS) -> dict[str, np.ndarray]:
+def summarize(paths: np.ndarray, levels=LEVELS) -> dict[str, np.ndarray]:
     """Per-horizon mean, median and band edges of paths shaped (n_paths, h)."""
     paths = np.asarray(paths, dtype=float)
     if paths.ndim != 2:
@@ -54,7 +53,7 @@ def summarize(paths: np.ndarray, levels=DEFAULT_LEVELS) -> dict[str, np.ndarray]
     return out
 
 
-def band_rows(series_id: str, scenario: str, model: str, periods, paths: np.ndarray, levels=DEFAULT_LEVELS) -> list[dict]:
+def band_rows(series_id: str, scenario: str, model: str, periods, paths: np.ndarray, levels=LEVELS) -> list[dict]:
     """Long-format forecast rows, one per period."""
     stats = summarize(paths, levels)
     rows = []
@@ -65,7 +64,7 @@ def band_rows(series_id: str, scenario: str, model: str, periods, paths: np.ndar
     return rows
 
 
-def history_rows(series_id: str, history: list[dict], levels=DEFAULT_LEVELS, scenario: str = "", model: str = "") -> list[dict]:
+def history_rows(series_id: str, history: list[dict], levels=LEVELS, scenario: str = "", model: str = "") -> list[dict]:
     """Observed values (dicts with period, value, quality) in the same long format: every
     statistic equals the observation, and `quality` says how it was graded."""
     rows = []
@@ -77,9 +76,3 @@ def history_rows(series_id: str, history: list[dict], levels=DEFAULT_LEVELS, sce
         rows.append(row)
     return rows
 
-
-def probability(paths: np.ndarray, op: str, threshold: float) -> np.ndarray:
-    """Share of paths meeting `value op threshold`, per horizon."""
-    if op not in OPERATORS:
-        raise InvalidInput(f"operator {op!r} is not one of {', '.join(OPERATORS)}", "op")
-    return OPERATORS[op](np.asarray(paths, dtype=float), threshold).mean(axis=0)

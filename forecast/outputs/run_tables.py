@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE
+from forecast.defaults import ENSEMBLE, LEVELS
 from forecast.errors import NotFound
-from forecast.outputs.bands import (
-    DEFAULT_LEVELS,
-    band_rows,
-    history_rows,
-    level_columns,
-)
+from forecast.outputs.bands import band_rows, history_rows, level_columns
 from forecast.policy.scenarios import Scenario, apply
 from forecast.policy.targets import probability_met, target_values
 from forecast.store.runs import BASELINE, Run, RunStore
 
 
 def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE, scenario: str = BASELINE,
-                  levels=DEFAULT_LEVELS, history: bool = False, paths: np.ndarray | None = None) -> list[dict]:
+                  levels=LEVELS, history: bool = False, paths: np.ndarray | None = None) -> list[dict]:
     """Long-format rows for one metric/model/scenario of a run: history (optional) then forecast."""
     info = run.metric_info(metric)
     if model not in info["models"]:
@@ -39,13 +34,13 @@ def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE,
 
 
 
-def table_columns(levels=DEFAULT_LEVELS) -> list[str]:
+def table_columns(levels=LEVELS) -> list[str]:
     """Columns of the long forecast table (API CSV/JSON and `smfcast export --format csv`)."""
     return ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
 
 
 def forecast_table(store: RunStore, run: Run, metrics: list[str], scenarios: list[str], model: str = ENSEMBLE,
-                   levels=DEFAULT_LEVELS, history: bool = False) -> list[dict]:
+                   levels=LEVELS, history: bool = False) -> list[dict]:
     """Long rows for several metrics and scenarios, each metric's history (when asked) once, first."""
     rows = []
     for metric in metrics:

@@ -1,7 +1,9 @@
-"""Plain-text, JSON and CSV renderings of row tables for the command line, and the one rule that
-keeps text cells from running as spreadsheet formulas.
+"""Plain-text, JSON and CSV renderings of row tables, and the one rule that keeps text cells from
+running as spreadsheet formulas.
 
-One place decides how a list of dicts is printed, so every CLI command offers the same formats.
+One place decides how a list of dicts is written, so every CLI command offers the same formats and
+a CSV is the same bytes whether the command line prints it, writes it to a file or the API serves
+it (`csv_text`).
 """
 
 from __future__ import annotations
@@ -33,16 +35,24 @@ def _cell(value) -> str:
     return str(value)
 
 
+def csv_text(rows: list[dict], columns: list[str]) -> str:
+    """The table as CSV: a header, then one record per row, each ended by "\n" like the registry's
+    own files (every spreadsheet reads it); None is an empty cell and text cells are neutralised."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow(["" if r.get(c) is None else neutralise(r.get(c)) for c in columns])
+    return buf.getvalue()
+
+
 def render(rows: list[dict], columns: list[str], fmt: str = "table") -> str:
+    """The table as text to print, without a final line end (`print` adds it: a printed CSV is then
+    `csv_text` byte for byte)."""
     if fmt == "json":
         return json.dumps([{c: r.get(c) for c in columns} for r in rows], ensure_ascii=False, indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow(["" if r.get(c) is None else neutralise(r.get(c)) for c in columns])
-        return buf.getvalue().rstrip("\n")
+        return csv_text(rows, columns).removesuffix("\n")
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max([_width(c)] + [_width(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(_pad(c, w) for c, w in zip(columns, widths))]

@@ -17,8 +17,8 @@ from __future__ import annotations
 import io
 from importlib import metadata
 
-from forecast.defaults import ENSEMBLE
-from forecast.outputs.bands import DEFAULT_LEVELS, level_columns
+from forecast.defaults import ENSEMBLE, LEVELS
+from forecast.outputs.bands import level_columns
 from forecast.outputs.run_tables import forecast_rows, target_rows
 from forecast.outputs.tables import neutralise
 from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
@@ -31,12 +31,12 @@ EXPORTERS = ("xlsxwriter", "flask")  # what wrote this file (the numbers' librar
 HEADER_ROW = 3  # 0-based: title, run line, scenario titles, then the machine-readable header
 
 
-def stat_columns(levels=DEFAULT_LEVELS) -> list[str]:
+def stat_columns(levels=LEVELS) -> list[str]:
     return ["mean", "median"] + level_columns(levels)
 
 
 def metric_table(store: RunStore, run: Run, metric: str, scenarios: list[str], model: str = ENSEMBLE,
-                 levels=DEFAULT_LEVELS) -> tuple[list[dict], list[str]]:
+                 levels=LEVELS) -> tuple[list[dict], list[str]]:
     """Rows (one per period: history, then forecast) and columns (`period`, `kind`, `observed`,
     `quality`, then `{scenario}-{stat}`) of one metric sheet."""
     info = run.metric_info(metric)
@@ -53,7 +53,7 @@ def metric_table(store: RunStore, run: Run, metric: str, scenarios: list[str], m
 
 
 def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, metrics: list[str] | None = None,
-                   scenarios: list[str] | None = None, model: str = ENSEMBLE, levels=DEFAULT_LEVELS,
+                   scenarios: list[str] | None = None, model: str = ENSEMBLE, levels=LEVELS,
                    sensitivity: bool = False, compare_with: Run | None = None) -> bytes:
     """The run as XLSX bytes: the given metrics and scenarios (default: all of the run's).
     `registry` (the data the run was made from) adds source titles, publishers and links to the
@@ -63,11 +63,8 @@ def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, 
     scenarios = scenarios or list(run.scenarios)
     for name in scenarios:
         run.scenario(name)  # unknown names fail here, with the choices, before any bytes are written
-    import xlsxwriter
-
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-                                   "strings_to_numbers": False})
+    wb = _workbook(buf)
     fmt = _Formats(wb)
     for metric in metrics:
         _metric_sheet(wb, fmt, store, run, metric, scenarios, model, levels)
@@ -81,6 +78,27 @@ def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, 
     _run_sheet(wb, fmt, run, model)
     wb.close()
     return buf.getvalue()
+
+
+def table_workbook(sheets: list[tuple[str, list[dict], list[str]]]) -> bytes:
+    """XLSX bytes with one plain table per sheet, for each (name, rows, columns): a frozen header
+    row with a filter, numbers as numbers at full precision, text as neutralised text, lists and
+    dicts as their text. What the API answers for `format=xlsx` where no workbook of its own exists."""
+    buf = io.BytesIO()
+    wb = _workbook(buf)
+    fmt = _Formats(wb)
+    for name, rows, columns in sheets:
+        flat = [{c: str(r[c]) if isinstance(r.get(c), (dict, list)) else r.get(c) for c in columns} for r in rows]
+        _table(wb.add_worksheet(name[:31]), fmt, 0, flat, columns)
+    wb.close()
+    return buf.getvalue()
+
+
+def _workbook(buf: io.BytesIO):
+    """An xlsxwriter workbook that writes text as text: never as a formula, a link or a number."""
+    import xlsxwriter
+    return xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                     "strings_to_numbers": False})
 
 
 class _Formats:

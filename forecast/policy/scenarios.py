@@ -17,7 +17,6 @@ levers' doing, not noise.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,12 +221,6 @@ def parse_custom(document: dict, scenarios: dict[str, Scenario], levers: dict[st
     paths = resolve_paths(levers, document.get("levers", {}), scenarios[base_name].paths, source="custom scenario")
     name = str(document.get("name") or "custom")
     return Scenario(name, document.get("title", f"{base_name} with overrides"), document.get("rationale", ""), paths)
-
-
-def scenario_digest(scenario: Scenario) -> str:
-    """Identity of a scenario's lever paths (for caching and ETags), independent of its name."""
-    import hashlib
-    return hashlib.sha256(json.dumps(scenario.as_dict()["levers"], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def lever_deltas(lever: Lever, path: dict[int, float], years: list[int]) -> np.ndarray:

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from forecast.errors import DataError, InvalidInput
-from forecast.outputs.bands import OPERATORS
 from forecast.registry.series import HEADLINE_METRICS, default_data_dir
 
 KINDS = ("level", "growth")
+OPERATORS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}  # a target's `op`
 
 
 @dataclass(frozen=True)

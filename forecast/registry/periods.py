@@ -2,7 +2,7 @@
 
 Chinese regulators publish balances and ratios *as of* the end of a period, so every period is
 placed at its end date. A month-end figure (`2020-10`) is not a quarter-end and is never moved
-onto one; alignment happens explicitly (`year_end_of`) where a model needs a regular grid.
+onto one; alignment onto a regular grid happens explicitly where a model needs one (`grid`).
 """
 
 from __future__ import annotations
@@ -60,11 +60,6 @@ def parse_period(text: str) -> Period:
 def fits_frequency(period: Period, frequency: str) -> bool:
     """An irregular series accepts any period; the others only their own kind."""
     return frequency == "irregular" or period.kind == frequency
-
-
-def year_end_of(period: Period) -> int | None:
-    """The year whose year-end this period is, or None if it is not a year-end."""
-    return period.year if period.month == 12 else None
 
 
 def future_periods(last: Period, until_year: int) -> list[Period]:

@@ -28,8 +28,6 @@ QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived")
 UNFIT_QUALITIES = ("doubtful",)  # grades left out of fitting and backtests unless configured otherwise
 HEADLINE_METRICS = ("market_size", "green_loan_share", "npl_ratio")
 OBSERVATION_COLUMNS = ("series_id", "period", "value", "source_id", "quality", "note")
-# Yuan per unit, so balances published in different units can be compared (亿元 vs 万亿元).
-UNIT_SCALE = {"100m_cny": 1e8, "trillion_cny": 1e12}
 UNIT_LABELS = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"}  # how people write the units
 REGISTRY_FILES = ("observations.csv", "series.toml", "sources.toml")
 SOURCE_FIELDS = ("publisher", "title", "quote")  # what every source must say: who, which document, the words

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forecast.defaults import MAX_N_PATHS, MEMBERS, SEED
+from forecast.defaults import BACKTEST, MAX_N_PATHS, MEMBERS, SEED
 from forecast.engine.backtest import BacktestSpec
 from forecast.engine.headline import EngineConfig
 from forecast.errors import InvalidInput, NotFound
@@ -22,7 +22,7 @@ SEED_RANGE = (0, 2**32 - 1)
 REFIT_LIMITS = {"seed": SEED_RANGE, "n_paths": (100, MAX_N_PATHS), "backtest_h": (1, 12), "backtest_windows": (0, 20),
                 "backtest_paths": (100, 5000)}
 BACKTEST_LIMITS = {"seed": SEED_RANGE, "h": (1, 12), "n_windows": (1, 20), "step_size": (1, 4), "n_paths": (100, 2000)}
-BACKTEST_DEFAULTS = {"seed": SEED, "h": 4, "n_windows": 8, "step_size": 1, "n_paths": 500}
+BACKTEST_DEFAULTS = {"seed": SEED, **BACKTEST}
 
 
 def _name(field: str, labels: dict | None) -> str:
