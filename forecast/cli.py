@@ -374,10 +374,13 @@ def _validate(args) -> int:
     if args.procedure == "pooled":
         if info["weights"]:
             print(f"weights (training only, shrinkage {info['shrinkage']:.3f}): " + ", ".join(f"{k} {v:.3f}" for k, v in info["weights"].items()))
+        print(f"combination: {info['combination']} (inner-holdout MSIS: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in info["combination_inner_msis"].items()) + ")")
         factors = ", ".join("-" if hz["factor"] is None else f"{hz['factor']:.2f}" for hz in info["calibration"])
         print(f"calibration: 95% band stretch per horizon, learned on training parts only: {factors}")
     else:
         print("per-series calibration status: " + ", ".join(f"{k} {v}" for k, v in info["run_status"].items()))
+        print("per-series combination: " + ", ".join(f"{k} {v}" for k, v in info["combinations"].items()))
     return 0
 
 

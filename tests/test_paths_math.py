@@ -131,11 +131,12 @@ def test_weights_shrink_towards_equal_by_the_evidence():
 
 
 def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
+    # a member's point is its path mean (its library's point forecast)
     rng = np.random.default_rng(0)
     members = {"a": rng.normal(0, 1, (4000, 3)), "b": rng.normal(1, 1, (4000, 3)), "c": rng.normal(5, 0.1, (4000, 3))}
     for how in ensemble.COMBINATIONS:
         point, paths = ensemble.combine(members, None, np.random.default_rng(1), how=how)
-        np.testing.assert_allclose(point, np.median([np.median(p, axis=0) for p in members.values()], axis=0))
+        np.testing.assert_allclose(point, np.median([np.mean(p, axis=0) for p in members.values()], axis=0))
         np.testing.assert_allclose(np.median(paths, axis=0), point, atol=1e-9)
     # quantile averaging: the spread is the members' average spread, not their disagreement
     _, q = ensemble.combine(members, None, np.random.default_rng(1), how="quantiles")
@@ -145,6 +146,13 @@ def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
     walks = {"a": rng.normal(0, 1, (4000, 6)).cumsum(axis=1), "b": rng.normal(0, 1, (4000, 6)).cumsum(axis=1)}
     _, q = ensemble.combine(walks, None, np.random.default_rng(2))
     assert np.corrcoef(q[:, 0], q[:, 5])[0, 1] == pytest.approx(np.corrcoef(walks["a"][:, 0], walks["a"][:, 5])[0, 1], abs=0.06)
+    # in model space: members combine on logs, each member's point being the log of its natural mean
+    from forecast.registry.transforms import Transform
+    skewed = {"a": np.exp(rng.normal(0, 1, (4000, 2))), "b": np.exp(rng.normal(0, 1, (4000, 2)))}
+    point, paths = ensemble.combine(skewed, None, np.random.default_rng(3), space=Transform("log"))
+    np.testing.assert_allclose(point, np.mean([np.log(np.mean(p, axis=0)) for p in skewed.values()], axis=0), rtol=1e-9)
+    assert np.all(point > 0.4)  # log E[X] = 0.5 for a standard log-normal; its log-median is 0
+    np.testing.assert_allclose(np.median(paths, axis=0), point, atol=1e-9)
 
 
 def test_provincial_paths_follow_national_increments_after_the_last_provincial_point():

@@ -58,7 +58,7 @@ def test_bands_2026_2030_are_usable_and_the_ensemble_sits_among_its_members(smal
         medians = {m: {r["period"]: r["median"] for r in forecast_rows(small_store, small_run, metric, m, "baseline")}
                    for m in small_run.models(metric)}
         members = [m for m in medians if m != "ensemble"]
-        for period, value in medians["ensemble"].items():
+        for period, value in medians["ensemble"].items() if members else ():
             assert min(medians[m][period] for m in members) - 1e-9 <= value <= max(medians[m][period] for m in members) + 1e-9
     # no absurd bands: the green-loan share's 2028 95% band once ran from 1.4% to 89.7%
     green = {r["period"]: r for r in forecast_rows(small_store, small_run, "green_loan_share", "ensemble", "baseline")}
@@ -75,6 +75,7 @@ def test_methods_and_grades_are_recorded(small_run):
     green = small_run.metric_info("green_loan_share")["method"]
     assert green["method"] == "spread_to_national" and green["relation"]["points_after_national_data"] == 2
     assert set(small_run.metric_info("npl_ratio")["method"]["ensemble_weights"]) == {"arima", "ets", "theta"}
+    assert small_run.metric_info("npl_ratio")["method"]["national_fit"] == "members on the quarterly grid"
 
 
 def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
@@ -129,7 +130,7 @@ def test_unknown_run_model_and_scenario_are_not_found(small_store, small_run):
 
 def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
     from forecast.engine.ensemble import shrunk_weights
-    for metric in small_run.metrics:
+    for metric in ("market_size", "npl_ratio"):  # green_loan_share's national series is sparse: one walk, no members
         method = small_run.metric_info(metric)["method"]
         cal = method["calibration"]
         assert cal["h"] == 4 and 1 <= cal["n_windows"] <= 8 and set(cal["coverage_raw"]) == {"80", "95"}
@@ -149,6 +150,18 @@ def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
         walk = cal["against_random_walk"]
         assert set(walk) == {"ensemble_served", "ensemble_raw", "random_walk_with_drift"}
         assert walk["ensemble_served"]["points"] == walk["random_walk_with_drift"]["points"] > 0
+
+
+def test_a_sparse_national_series_is_fitted_on_its_native_dates(small_run):
+    # 8 published quarters on a 16-quarter grid: no model is fitted on the straight-line fills
+    method = small_run.metric_info("green_loan_share")["method"]
+    assert method["national_fit"] == "random walk with drift on native dates (sparse)"
+    assert small_run.models("green_loan_share") == ["ensemble"]
+    failures = small_run.metric_info("green_loan_share")["failures"]
+    assert set(failures) == set(SMALL.models) and all("8 published points on a 16-point grid" in v for v in failures.values())
+    walk = method["calibration"]["against_random_walk"]
+    assert walk["ensemble_served"] == walk["random_walk_with_drift"] and walk["ensemble_served"]["points"] > 0
+    assert [b["after"] for b in method["breaks"]] == ["2022Q4", "2024Q4", "2024Q4"]
 
 
 def test_provincial_paths_start_from_the_last_provincial_point_not_the_last_national_one(small_store, small_run):

@@ -7,9 +7,10 @@ scored (`RegularSeries.truth` is NaN there).
 
 `learn` is what every run does with the series it fits: choose the fitting scale
 (`scales.choose`, on the backtest of the fast members), weight the members by their backtest CRPS
-(shrunk towards equal, `ensemble.shrunk_weights`), learn per-horizon calibration factors for the
-weighted ensemble (`calibration`), and compare the served ensemble with a random walk with drift on
-the same windows: coverage, mean 95% width and interval score.
+(shrunk towards equal, `ensemble.shrunk_weights`), choose how to combine their distributions (the
+lower interval score of the raw ensemble), learn per-horizon calibration factors for the weighted
+ensemble (`calibration`), and compare the served ensemble with a random walk with drift on the same
+windows: coverage, mean 95% width and interval score.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecast.engine import calibration, metrics
-from forecast.engine.ensemble import combine, shrunk_weights
+from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, shrunk_weights
 from forecast.engine.members import fit_members
 from forecast.engine.scales import Scale, ScaleChoice, guerrero_lambda, usable
 from forecast.engine.scales import choose as choose_scale
@@ -161,18 +162,20 @@ class Learned:
     scale: ScaleChoice
     weights: dict[str, float] | None
     factors: list | None  # per backtested horizon, as applied (widening only); None: uncalibrated
+    combination: str = DEFAULT_COMBINATION  # how member distributions are combined ("mixture" or "quantiles")
     record: dict = field(default_factory=dict)
     windows: Windows = field(default_factory=dict, repr=False)  # natural-unit paths: members, ensemble (raw, served), drift
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _ensemble_windows(windows: Windows, weights, transform, seed: int, label: str) -> list[tuple[int, np.ndarray]]:
+def _ensemble_windows(windows: Windows, weights, transform, seed: int, label: str, how: str) -> list[tuple[int, np.ndarray]]:
     """The weighted, recentred ensemble of each window in model space (log/logit)."""
     by_cutoff: dict[int, dict[str, np.ndarray]] = {}
     for m, items in windows.items():
         for n, paths in items:
-            by_cutoff.setdefault(n, {})[m] = transform.forward_inside(paths)
-    return [(n, combine(members, weights, rng_for(seed, label, "ensemble", str(n)))[1]) for n, members in sorted(by_cutoff.items())]
+            by_cutoff.setdefault(n, {})[m] = paths
+    return [(n, combine(members, weights, rng_for(seed, label, "ensemble", str(n)), how, transform)[1])
+            for n, members in sorted(by_cutoff.items())]
 
 
 def _interval_summary(truth: np.ndarray, items: list[tuple[int, np.ndarray]], y: np.ndarray, season_length: int) -> dict:
@@ -194,7 +197,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     cutoffs = spec.cutoffs(len(y))
     if not cutoffs:
         choice = choose_scale(y, lower, upper, h_future, None, season_length)
-        return Learned(choice, None, None, {
+        return Learned(choice, None, None, DEFAULT_COMBINATION, {
             "status": f"uncalibrated: {len(y)} points, too few for one backtest window of h={spec.h}",
             "weighting": "equal: no backtest window", "h": spec.h, "n_windows": 0, "scale": choice.describe()})
     evidence = scale_evidence(series, spec, season_length, seed, label, lower, upper)
@@ -204,7 +207,12 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     members = {m: w for m, w in windows.items() if w}
     scores = {m: float(np.mean(window_scores(truth, y, w, season_length) or [np.nan])) for m, w in members.items()}
     weights, lam = shrunk_weights(scores, len(cutoffs))
-    ens = _ensemble_windows(members, weights, transform, seed, label)
+    # the combination whose raw 95% band scored better on these windows (interval score)
+    candidates = {how: _ensemble_windows(members, weights, transform, seed, label, how) for how in COMBINATIONS}
+    interval = {how: _interval_summary(truth, [(n, transform.inverse(p)) for n, p in items], y, season_length).get("interval_score-95", np.inf)
+                for how, items in candidates.items()}
+    how = min(COMBINATIONS, key=lambda k: (interval[k], k != DEFAULT_COMBINATION))
+    ens = candidates[how]
     z_truth = transform.forward_inside(truth)
     z_truth[~np.isfinite(truth)] = np.nan
     learned = calibration.factors_from_windows(ens, z_truth, spec.h)
@@ -221,6 +229,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
         "status": learned["status"], "h": spec.h, "n_windows": len(cutoffs), "step_size": spec.step_size,
         "training_lengths": cutoffs, "paths": n_paths, "scale": choice.describe(), "scale_evidence": {k: [round(v, 6) for v in s] for k, s in evidence.items()},
         "weighting": (f"backtest: 1 / CRPS, shrunk towards equal (lambda {lam:.2f})" if weights else "equal: fewer than two members scored"),
+        "combination": how, "combination_interval_score": {k: (round(v, 6) if np.isfinite(v) else None) for k, v in interval.items()},
         "crps_scaled": {m: (round(v, 6) if np.isfinite(v) else None) for m, v in scores.items()},
         "level": learned["level"], "horizons": learned["horizons"], "factors_estimated": conformal, "factors_applied": applied,
         "factors_by_step": factors_h, "labels_by_step": labels,
@@ -230,7 +239,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
         "against_random_walk": {"ensemble_served": served, "ensemble_raw": served_raw, "random_walk_with_drift": walk},
         "failures": failures,
     }
-    return Learned(choice, weights, applied if any(f is not None for f in applied) else None, record, scored, failures)
+    return Learned(choice, weights, applied if any(f is not None for f in applied) else None, how, record, scored, failures)
 
 
 def origins(rows: list[dict], grid: list[str], model: str = "ensemble") -> list[dict]:

@@ -3,11 +3,14 @@
 * The point. The median of a pooled path mixture sits where the sharpest member puts its mass, so
   an overconfident member (Prophet on annual data) pulls it: measured on 81 M3 yearly series, the
   mixture median scored 16.65 sMAPE against 16.08 for the mean of member medians. We publish the
-  weighted median of the member medians instead: robust to one member going astray, and a member
-  with less weight than the others cannot move it on its own.
-* The distribution. The weighted mixture of member paths (it keeps each member's spread and adds
-  the disagreement between members), shifted per horizon so that its median is the point: a
-  recentred mixture. Shifts are made in model space (log or logit), so bounds hold.
+  weighted median of the members' point forecasts instead: robust to one member going astray, and
+  a member with less weight than the others cannot move it on its own.
+* The distribution, one of two, chosen per series by the interval score of its own backtest (or,
+  in validation, pooled over series): the weighted mixture of member paths, which keeps each
+  member's spread and adds the disagreement between members; or quantile averaging
+  (Vincentization: the weighted mean of the members' quantiles, Lichtendahl, Grushka-Cockayne &
+  Winkler 2013), which is sharper. Either is shifted per horizon so that its median is the point.
+  Shifts are made in model space (log or logit), so bounds hold.
 * The weights. Proportional to 1 / CRPS on training-only evidence (backtest windows, or inner
   holdouts pooled across series), shrunk towards equal in proportion to how little evidence there
   is: lambda = `PRIOR_WINDOWS` / (`PRIOR_WINDOWS` + windows). Eight windows leave half the weight
@@ -103,18 +106,26 @@ def quantile_average(member_paths: dict[str, np.ndarray], weights: dict[str, flo
     return np.take_along_axis(averaged, ranks, axis=0)
 
 
-COMBINATIONS = ("quantiles", "mixture")
+COMBINATIONS = ("mixture", "quantiles")
+DEFAULT_COMBINATION = "mixture"  # the better interval score on M3 yearly and quarterly (docs/anchors.md)
 
 
 def combine(member_paths: dict[str, np.ndarray], weights: dict[str, float] | None, rng: np.random.Generator,
-            how: str = "quantiles") -> tuple[np.ndarray, np.ndarray]:
-    """(point, paths) of the ensemble, both in the space the member paths are given in (model
-    space: log or logit, where medians commute with the back-transform and shifts keep bounds).
-    `how`: "quantiles" (Vincentized members) or "mixture" (the pooled paths), recentred on the point."""
+            how: str = DEFAULT_COMBINATION, space=None) -> tuple[np.ndarray, np.ndarray]:
+    """(point, paths) of the ensemble in model space, from natural-unit member paths.
+
+    A member's point is its path mean in natural units, which is its library's point forecast (the
+    conditional mean; for a multiplicative-error ETS the path median sits well below it). Points and
+    paths are mapped to model space (`space`, a registry Transform: log or logit, where shifts keep
+    bounds; natural units when None) before the weighted median and the recentring.
+    `how`: "mixture" (the pooled paths) or "quantiles" (Vincentized members)."""
     if how not in COMBINATIONS:
         raise ValueError(f"combination {how!r} is not one of {', '.join(COMBINATIONS)}")
+    forward = space.forward_inside if space is not None else (lambda x: np.asarray(x, dtype=float))
     w = normalize_weights(list(member_paths), weights)
     names = sorted(member_paths)
-    point = weighted_median(np.array([np.median(member_paths[m], axis=0) for m in names]), np.array([w[m] for m in names]))
-    paths = quantile_average(member_paths, w, rng) if how == "quantiles" else mix(member_paths, w, rng)
+    z = {m: forward(member_paths[m]) for m in names}
+    points = np.array([forward(np.mean(member_paths[m], axis=0)) for m in names])
+    point = weighted_median(points, np.array([w[m] for m in names]))
+    paths = quantile_average(z, w, rng) if how == "quantiles" else mix(z, w, rng)
     return point, paths + (point - np.median(paths, axis=0))[None, :]

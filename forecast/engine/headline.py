@@ -25,7 +25,7 @@ import numpy as np
 from forecast.defaults import ENSEMBLE, MEMBERS, N_PATHS, SEED
 from forecast.engine import calibration, provincial
 from forecast.engine.backtest import BacktestSpec, Learned, learn
-from forecast.engine.ensemble import combine, normalize_weights
+from forecast.engine.ensemble import DEFAULT_COMBINATION, combine, normalize_weights
 from forecast.engine.members import fit_members
 from forecast.engine.scales import choose as choose_scale
 from forecast.errors import SmfcastError
@@ -109,14 +109,15 @@ def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineCo
         learned = learn(series, m, config.models, spec, config.backtest_paths, config.seed, label, meta.lower, meta.upper, h)
     else:
         choice = choose_scale(series.y, meta.lower, meta.upper, h)
-        learned = Learned(choice, None, None, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off",
+        learned = Learned(choice, None, None, DEFAULT_COMBINATION, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off",
                                                "scale": choice.describe()})
     fitted = fit_members(series.y, m, h, config.models, config.n_paths, config.seed, label, learned.scale.scale)
     if not fitted.fits:
         raise SmfcastError(f"every model failed on {label}: " + "; ".join(f"{k}: {v}" for k, v in fitted.failures.items()))
-    z = {name: series.transform.forward_inside(f.paths) for name, f in fitted.fits.items()}
+    natural = fitted.paths
+    z = {name: series.transform.forward_inside(p) for name, p in natural.items()}
     weights = normalize_weights(list(z), learned.weights)
-    point, ens = combine(z, weights, rng_for(config.seed, label, ENSEMBLE))
+    point, ens = combine(natural, weights, rng_for(config.seed, label, ENSEMBLE), learned.combination, series.transform)
     record = dict(learned.record)
     if learned.factors is not None:
         factors, labels = calibration.extend(learned.factors, h)
@@ -127,6 +128,55 @@ def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineCo
                         if f.truncated or f.resampled}
     described = {name: f.describe for name, f in fitted.fits.items()}
     return SeriesFit({**z, ENSEMBLE: ens}, point, described, fitted.failures, record)
+
+
+MIN_GRID_COVERAGE = 2 / 3  # below this share of published grid points, a series is fitted on its native dates
+
+
+def fit_sparse(observations: list[Observation], series: RegularSeries, h: int, config: EngineConfig, label: str) -> SeriesFit:
+    """A series too sparse for models on a regular grid (more than a third of its grid would be
+    straight-line fill) is forecast on its native dates by a random walk with drift in continuous
+    time; the members are not fitted on interpolated values, and the record says so. Its rolling
+    backtest (each published point as an origin, the next year's published points as outcomes)
+    scores the walk, which is here both the served band and the random-walk benchmark."""
+    times = np.array([o.period.decimal_year for o in observations])
+    z = series.transform.forward([o.value for o in observations])
+    future = [p.decimal_year for p in future_periods(series.periods[-1], 9999)[:h]]
+    walk = provincial.fit_walk(times, z)
+    paths = provincial.relation_paths(walk, future, config.n_paths, rng_for(config.seed, label, ENSEMBLE))
+    why = (f"not fitted: {len(observations)} published points on a {len(series.periods)}-point grid "
+           f"({series.coverage:.0%} < {MIN_GRID_COVERAGE:.0%}); models on a regular grid would fit straight-line fills")
+    scored = _walk_backtest(times, z, series.transform, config, label)
+    record = {"status": "uncalibrated: the random walk's own band (native dates)", "weighting": "none: one model",
+              "method": "random walk with drift on native dates", "walk": walk.describe(), "h": 4,
+              "scale": {"scale": series.transform.kind, "why": "the series' model space; native dates"},
+              "combination": "none", "labels_by_step": ["uncalibrated"] * h, "factors_applied": [],
+              "against_random_walk": {"ensemble_served": scored, "random_walk_with_drift": scored,
+                                      "note": "the served band is the random walk's"},
+              "ensemble_weights": {}}
+    return SeriesFit({ENSEMBLE: paths}, np.median(paths, axis=0), {}, {m: why for m in config.models}, record)
+
+
+def _walk_backtest(times: np.ndarray, z: np.ndarray, transform: Transform, config: EngineConfig, label: str) -> dict:
+    """Coverage, width and interval score of the walk's 95% band for the published points up to a
+    year after each origin (origins from the fourth point on), in natural units."""
+    from forecast.engine import metrics
+    ys, los, his = [], [], []
+    for k in range(4, len(times)):
+        ahead = [j for j in range(k, len(times)) if times[j] - times[k - 1] <= 1.0 + 1e-9]
+        if not ahead:
+            continue
+        walk = provincial.fit_walk(times[:k], z[:k])
+        sims = provincial.relation_paths(walk, times[ahead], 2000, rng_for(config.seed, label, "walk", str(k)))
+        lo, hi = metrics.quantile_band(transform.inverse(sims), 95)
+        ys += list(transform.inverse(z[ahead]))
+        los += list(lo)
+        his += list(hi)
+    if not ys:
+        return {}
+    y, lo, hi = np.array(ys), np.array(los), np.array(his)
+    return {"coverage-95": metrics.coverage(y, lo, hi), "width-95": metrics.interval_width(lo, hi),
+            "interval_score-95": metrics.winkler_score(y, lo, hi, 95), "points": int(len(y))}
 
 
 def _target_years(last: Period, until_year: int) -> list[Period]:
@@ -183,7 +233,9 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
         last = national.periods[-1]
         step = STEP_MONTHS[last.kind]
         h_nat = max(((config.until_year - last.year) * 12 + (12 - last.month)) // step, 1)
-        fit = fit_series(national, nat_meta, h_nat, config, f"{metric}:national")
+        sparse = national.coverage < MIN_GRID_COVERAGE
+        fit = (fit_sparse(nat_obs, national, h_nat, config, f"{metric}:national") if sparse
+               else fit_series(national, nat_meta, h_nat, config, f"{metric}:national"))
         # The relation is fitted against the national series, extended past its last point by the
         # ensemble's own point forecast (the median of the paths used below), so that provincial
         # points published after the last national figure (Qinghai's 2025 green shares) count.
@@ -205,6 +257,7 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
         method = {"method": "ratio_to_national" if meta.transform == "log" else "spread_to_national",
                   "series": head.series, "national": head.national, "national_points": len(nat_obs),
                   "national_gaps_filled": national.filled, "national_last": str(last),
+                  "national_fit": "random walk with drift on native dates (sparse)" if sparse else "members on the quarterly grid",
                   "relation": {**rel.describe(), "points_after_national_data": beyond},
                   "prior_sigma": config.prior_sigma.get(meta.transform), "min_direct_points": config.min_direct_points,
                   "why": f"{len(prov)} usable provincial points < {config.min_direct_points} needed for a direct fit"

@@ -40,8 +40,9 @@ class MemberFit:
 
     @property
     def point(self) -> np.ndarray:
-        """The member's point forecast: its path median per horizon."""
-        return np.median(self.paths, axis=0)
+        """The member's point forecast: its path mean per horizon (the library's point forecast,
+        the conditional mean; `tests/test_model_contract.py` checks they agree)."""
+        return np.mean(self.paths, axis=0)
 
 
 @dataclass

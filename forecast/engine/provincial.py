@@ -90,6 +90,22 @@ def fit_relation(prov_times, prov_z, national: RegularSeries, prior_sigma: float
     return Relation(times_a, r_a, raw_drift * shrink, sigma / np.sqrt(span) * shrink, sigma, dropped, z_a)
 
 
+def fit_walk(times, z) -> Relation:
+    """A random walk with drift in continuous time fitted to a series on irregular dates (model
+    space): drift = total change / span, sigma^2 = the mean of (change - drift dt)^2 / dt over the
+    m changes with m - 1 degrees of freedom, drift standard error sigma / sqrt(span). For national
+    series too sparse for models on a regular grid; no prior and no shrinkage (they have enough
+    changes to speak for themselves)."""
+    times_a, z_a = np.asarray(times, dtype=float), np.asarray(z, dtype=float)
+    if len(z_a) < 3:
+        raise ValueError(f"a random walk on irregular dates needs at least 3 points, got {len(z_a)}")
+    dt, dz = np.diff(times_a), np.diff(z_a)
+    span = float(times_a[-1] - times_a[0])
+    drift = float((z_a[-1] - z_a[0]) / span)
+    sigma = float(np.sqrt(np.sum((dz - drift * dt) ** 2 / dt) / (len(dz) - 1)))
+    return Relation(times_a, z_a, drift, sigma / np.sqrt(span), sigma, 0, z_a)
+
+
 def relation_paths(rel: Relation, target_times, n_paths: int, rng: np.random.Generator) -> np.ndarray:
     """Simulated relation at increasing `target_times` (decimal years), shape (n_paths, len)."""
     target = np.asarray(target_times, dtype=float)

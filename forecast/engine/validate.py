@@ -13,9 +13,10 @@ sees a test value. Two procedures:
   training part (`EngineConfig`'s h and windows) chooses the scale, weights the members and
   calibrates the ensemble with the run's widening rule; the coverage printed is the coverage served.
 
-Rows. Each member; the ensemble as runs publish it (weighted median of member points, quantile-
-averaged distribution recentred on it), with equal weights, weighted, and calibrated; the older
-path-mixture ensemble (point = mixture median) for comparison; and the benchmarks. Every row covers
+Rows. Each member; the ensemble as runs publish it (weighted median of member points, with the
+distribution, mixture or quantile average, chosen on the training parts and recentred on it), with
+equal weights, weighted, and calibrated; the older path-mixture ensemble (point = mixture median)
+for comparison; and the benchmarks. Every row covers
 the same series: a member that fails on a series is replaced there by the random walk with drift
 (counted in `fallback`), a benchmark that cannot handle a series (Naive2's multiplicative
 decomposition on zeros, say) falls back to Naive, and a series no member can fit is left out of
@@ -32,7 +33,7 @@ import numpy as np
 from forecast.defaults import ENSEMBLE
 from forecast.engine import calibration, metrics
 from forecast.engine.backtest import BacktestSpec, learn
-from forecast.engine.ensemble import combine, mix, shrunk_weights
+from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, mix, shrunk_weights
 from forecast.engine.members import fit_members
 from forecast.engine.scales import choose as choose_scale
 from forecast.errors import InvalidInput
@@ -217,7 +218,8 @@ def forecast_series(task) -> dict:
     if procedure == "run":
         series = _as_regular(s.train, m, space)
         learned = learn(series, m, models, spec, N_PATHS, seed, s.id, lower, np.inf, h)
-        scale, out["learned"] = learned.scale, {"weights": learned.weights, "status": learned.record.get("status")}
+        scale, out["learned"] = learned.scale, {"weights": learned.weights, "status": learned.record.get("status"),
+                                                "combination": learned.combination}
     else:
         scale = choose_scale(s.train, lower, np.inf, h, None, m)
     out["scale"] = scale.scale.kind
@@ -233,8 +235,7 @@ def forecast_series(task) -> dict:
             out["inner"], out["inner_truth"] = inner.paths, s.train[-h:]
             out["inner_scale"] = metrics.naive_scale(s.train[:-h], m if len(s.train) - h > m else 1) if np.ptp(s.train[:-h]) > 0 else np.nan
     if procedure == "run" and fitted.fits:
-        z = {k: space.forward_inside(p) for k, p in fitted.paths.items()}
-        point, ens = combine(z, learned.weights, rng_for(seed, s.id, ENSEMBLE))
+        point, ens = combine(fitted.paths, learned.weights, rng_for(seed, s.id, ENSEMBLE), learned.combination, space)
         raw = (space.inverse(point), space.inverse(ens))
         if learned.factors is not None:
             ens = calibration.apply(ens, calibration.extend(learned.factors, h)[0])
@@ -261,15 +262,31 @@ def pooled_weights(results: list[dict], models: tuple[str, ...]) -> tuple[dict[s
     return shrunk_weights({m: float(np.mean(v)) for m, v in scores.items()}, n)
 
 
-def pooled_factors(results: list[dict], weights, seed: int, h: int) -> list[dict]:
+def pooled_combination(results: list[dict], weights, seed: int) -> tuple[str, dict[str, float]]:
+    """The combination with the lower mean scaled interval score (MSIS) of the raw ensemble on the
+    inner holdouts, pooled over series; and both scores."""
+    msis = {}
+    for how in COMBINATIONS:
+        scores = []
+        for r in results:
+            if r["inner"] is None or not np.isfinite(r.get("inner_scale", np.nan)):
+                continue
+            space, _ = _space(r["inner_truth"])
+            _, ens = combine(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"), how, space)
+            lo, hi = metrics.quantile_band(space.inverse(ens), 95)
+            scores.append(metrics.winkler_score(r["inner_truth"], lo, hi, 95) / r["inner_scale"])
+        msis[how] = float(np.mean(scores)) if scores else np.inf
+    return min(COMBINATIONS, key=lambda k: (msis[k], k != DEFAULT_COMBINATION)), msis
+
+
+def pooled_factors(results: list[dict], weights, seed: int, h: int, how: str = DEFAULT_COMBINATION) -> list[dict]:
     """Per-horizon conformal factors of the weighted ensemble from every series' inner holdout."""
     scores = [[] for _ in range(h)]
     for r in results:
         if r["inner"] is None:
             continue
         space, _ = _space(r["inner_truth"])
-        z = {k: space.forward_inside(p) for k, p in r["inner"].items()}
-        _, ens = combine(z, weights, rng_for(seed, r["id"], "ensemble:inner"))
+        _, ens = combine(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"), how, space)
         truth = space.forward_inside(r["inner_truth"])
         for k in range(min(h, ens.shape[1])):
             scores[k].append(calibration.required_scale(truth[k], ens[:, k]))
@@ -343,32 +360,34 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
     table = _Table()
     if procedure == "pooled":
         weights, lam = pooled_weights(kept, models)
-        horizons = pooled_factors(kept, weights, seed, h_max)
+        how, inner_msis = pooled_combination(kept, weights, seed)
+        horizons = pooled_factors(kept, weights, seed, h_max, how)
         factors = [hz["factor"] for hz in horizons]
-        info.update({"weights": weights, "shrinkage": lam, "calibration": horizons, "calibration_factors": factors})
+        info.update({"weights": weights, "shrinkage": lam, "combination": how, "combination_inner_msis": inner_msis,
+                     "calibration": horizons, "calibration_factors": factors})
     for r in kept:
         s = by_id[r["id"]]
         secs = r["seconds"]["learning"] + sum(r["seconds"].get(name, 0.0) for name in models)
         for name in models:
             if name in r["paths"]:
-                table.add(name, s, _path_bands(r["paths"][name]), r["seconds"][name])
+                table.add(name, s, _path_bands(r["paths"][name], np.mean(r["paths"][name], axis=0)), r["seconds"][name])
             else:
                 table.add(name, s, r["bands"]["random walk with drift"], 0.0, fallback=True)
         space, _ = _space(s.train)
-        z = {k: space.forward_inside(p) for k, p in r["paths"].items()}
+        natural, z = r["paths"], {k: space.forward_inside(p) for k, p in r["paths"].items()}
         rng = lambda label: rng_for(seed, s.id, label)  # noqa: E731
         if procedure == "pooled":
             # older ensemble: the path mixture, point = its median
             table.add("ensemble (mixture, equal)", s, _path_bands(space.inverse(mix(z, None, rng(ENSEMBLE)))), secs)
             table.add("ensemble (mixture, weighted)", s, _path_bands(space.inverse(mix(z, weights, rng(ENSEMBLE)))), secs)
             for label, w in (("ensemble (equal weights)", None), ("ensemble", weights)):
-                point, ens = combine(z, w, rng(ENSEMBLE))
+                point, ens = combine(natural, w, rng(ENSEMBLE), how, space)
                 table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
-            point, ens = combine(z, weights, rng(ENSEMBLE))
+            point, ens = combine(natural, weights, rng(ENSEMBLE), how, space)
             table.add("ensemble (calibrated)", s, _path_bands(space.inverse(calibration.apply(ens, factors[: ens.shape[1]])),
                                                               space.inverse(point)), secs)
         else:
-            point, ens = combine(z, None, rng(ENSEMBLE))
+            point, ens = combine(natural, None, rng(ENSEMBLE), r["learned"]["combination"], space)
             table.add("ensemble (equal weights)", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
             for label, key in (("ensemble", "raw"), ("ensemble (calibrated)", "calibrated")):
                 point, paths = r["served"][key]
@@ -379,6 +398,7 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
                             "ensemble (calibrated)"] + list(BENCHMARKS)
     if procedure == "run":
         info["run_status"] = _count(r["learned"]["status"].split(" (")[0] for r in kept if r.get("learned"))
+        info["combinations"] = _count(r["learned"]["combination"] for r in kept if r.get("learned"))
     return table.rows(order), info
 
 

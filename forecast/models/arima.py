@@ -400,7 +400,12 @@ class ARIMA(Model):
     def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         theta, sigma2 = self.draws(n_paths, rng)
         shocks = rng.standard_normal((n_paths, h)) * np.sqrt(sigma2)[:, None]
-        return self.simulate(theta, shocks)
+        # The residual recursion starts from zero pre-sample values, which the exact (Kalman) filter
+        # does not need; near a unit MA root the start-up lingers. The same start-up sits in every
+        # path, so it is removed by centring the paths on statsmodels' own forecast: each path keeps
+        # its deviation from the zero-shock recursion under the estimates.
+        offset = self.point_forecast(h) - self.simulate(self.theta_[None, :], np.zeros((1, h)))[0]
+        return self.simulate(theta, shocks) + offset[None, :]
 
     def simulate(self, theta: np.ndarray, shocks: np.ndarray) -> np.ndarray:
         """Paths of y for each row of `theta` (n, k) driven by `shocks` (n, h): residuals rebuilt

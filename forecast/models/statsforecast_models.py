@@ -123,6 +123,13 @@ class Theta(_StatsForecastModel):
         from statsforecast.models import DynamicOptimizedTheta
         return DynamicOptimizedTheta(season_length=season)
 
+    def _sample(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        # statsforecast 2.1.1's `simulate_theta` runs its own state recursion, whose mean strays
+        # from `predict()` (measured: 0.14 standard deviations below it after 8 steps on a seasonal
+        # series); the paths keep their spread and are centred on the library's point forecast.
+        paths = super()._sample(h, n_paths, rng)
+        return paths + (self.point_forecast(h) - paths.mean(axis=0))[None, :] if self.model_ is not None else paths
+
     def _describe_fitted(self, fitted) -> dict:
         par = fitted.get("par", {})
         return {"variant": str(fitted.get("modeltype", "")), "mse": float(fitted.get("mse", np.nan)),

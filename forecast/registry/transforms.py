@@ -44,10 +44,13 @@ class Transform:
 
     def forward_inside(self, x):
         """`forward` of values first clipped to just inside the bounds: for paths fitted on another
-        scale and truncated at a bound, which the open log/logit domain excludes."""
+        scale and truncated at a bound, which the open log/logit domain excludes. Logs floor at a
+        millionth of the largest value (not at the smallest float, whose log, -708, would drag any
+        average of log-quantiles or any median shift far off)."""
         x = np.asarray(x, dtype=float)
         if self.kind == "log":
-            return np.log(np.maximum(x, np.finfo(float).tiny))
+            top = float(np.nanmax(np.abs(x))) if np.any(np.isfinite(x)) else 0.0
+            return np.log(np.where(np.isnan(x), np.nan, np.fmax(x, 1e-6 * top if top > 0 else np.finfo(float).tiny)))
         if self.kind == "logit":
             eps = 1e-9 * (self.upper - self.lower)
             return self.forward(np.clip(x, self.lower + eps, self.upper - eps))
