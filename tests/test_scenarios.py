@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from forecast.policy.targets import Target, load_targets, probability_met
 from forecast.registry.transforms import Transform
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-SEED_REPORT = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_c5d04698079b06e4.txt"
+# The industry report the levers and targets quote is not part of the repository (it is not ours to
+# redistribute); point SMFCAST_REPORT at a text copy of it to check every quote against it.
+REPORT_VARIABLE = "SMFCAST_REPORT"
 YEARS = [2024, 2025, 2026, 2027, 2028, 2029, 2030]
 LOG, LOGIT = Transform("log"), Transform("logit", 0, 100)
 
@@ -53,17 +56,28 @@ def test_shipped_levers_scenarios_and_targets_load():
     assert (npl.metric, npl.year, npl.op, npl.value) == ("npl_ratio", 2026, "<", 2.2)
 
 
-def test_every_lever_and_target_cites_the_report_or_says_why():
-    report = SEED_REPORT.read_text(encoding="utf-8") if SEED_REPORT.exists() else None
+def _quoting_items() -> list[tuple[str, str, str, str]]:
     items = [(f"lever {lv.id}", lv.basis, lv.quote, lv.why) for lv in load_levers(DATA).values()]
-    items += [(f"target {t.id}", "report", t.quote, "") for t in load_targets(DATA).values()]
-    for name, basis, quote, why in items:
+    return items + [(f"target {t.id}", "report", t.quote, "") for t in load_targets(DATA).values()]
+
+
+def test_every_lever_and_target_cites_the_report_or_says_why():
+    for name, basis, quote, why in _quoting_items():
         assert quote or (basis == "assumption" and why), f"{name} neither quotes the report nor says why"
         if basis == "assumption":
             assert len(why) > 40, f"{name} is an assumption without a reason"
-        if quote and report is not None:
-            for part in quote.split(" / "):
-                assert part in report, f"{name}: quote not found verbatim in the report: {part[:40]}"
+
+
+def test_every_quote_is_verbatim_in_the_report():
+    path = os.environ.get(REPORT_VARIABLE)
+    if not path:
+        pytest.skip(f"the industry report is not in the repository: set {REPORT_VARIABLE}=PATH (a UTF-8 text copy of it) "
+                    "to check every lever and target quote against it")
+    report = Path(path).read_text(encoding="utf-8")  # a path that is set but unreadable fails: the check was asked for
+    quotes = [(name, part) for name, _, quote, _ in _quoting_items() if quote for part in quote.split(" / ")]
+    assert len(quotes) >= 10
+    missing = [f"{name}: {part[:40]}" for name, part in quotes if part not in report]
+    assert not missing, "quotes not found verbatim in the report:\n" + "\n".join(missing)
 
 
 def test_each_lever_moves_its_metric_by_the_stated_elasticity():
