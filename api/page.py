@@ -102,13 +102,14 @@ def _changes(r, metric: str, scenario: str) -> dict | None:
             "notes": record["observation_notes"], "settings": record["settings"]}
 
 
-def _vintage(r, info: dict) -> list[dict]:
+def _vintage(r, metric: str) -> list[dict]:
     """The data vintage the run recorded for the metric's series and its national counterpart:
     each one's last logged change (empty for a run stored before vintages were recorded)."""
     recorded = (r.summary.get("vintage") or {}).get("series")
     if recorded is None:
         return []
-    ids = [info["series_id"]] + ([info["method"]["national"]] if info["method"].get("national") else [])
+    national = r.method(metric).national
+    ids = [r.metric_info(metric)["series_id"]] + ([national] if national else [])
     return [{"series_id": s, "change": recorded.get(s)} for s in ids]
 
 
@@ -154,9 +155,9 @@ def index():
     html = render_template("index.html", run=r, metrics=HEADLINE_METRICS, metric=metric, info=info, scenarios=r.scenarios,
                            scenario=scenario, scenario_titles={s: r.scenario(s).title for s in r.scenarios},
                            levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,
-                           label=label, rows=rows, history=info["history"], targets=targets, data_vintage=_vintage(r, info),
+                           label=label, rows=rows, history=info["history"], targets=targets, data_vintage=_vintage(r, metric),
                            chart=Markup(svg), downloads=downloads, unit=UNIT_LABELS.get(info["unit"], info["unit"]),
-                           method=info["method"], targets_all=r.targets(), seek_form=seek_form, answer=answer,
+                           method=r.method(metric), targets_all=r.targets(), seek_form=seek_form, answer=answer,
                            seek_error=seek_error, tornado_caption=tornado_caption, tornado=tornado_chart, tornado_query=tornado_query,
                            changes=_changes(r, metric, scenario))
     return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

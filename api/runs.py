@@ -38,7 +38,8 @@ def runs_index():
 def run_detail(run_id: str):
     allow()
     r = store().get(run_id)
-    metrics = {m: {k: r.metric_info(m)[k] for k in ("series_id", "unit", "periods", "models", "method", "failures", "grades", "members")}
+    metrics = {m: {**{k: r.metric_info(m)[k] for k in ("series_id", "unit", "periods", "models", "grades", "members")},
+                   "method": r.method(m).to_dict(), "failures": {f.model: f.reason for f in r.failures(m)}}
                for m in r.metrics}
     return jsonify({**r.header(), "published": r.run_id == store().published_id(), "details": metrics,
                     "levers": r.summary["levers"], "targets": r.summary["targets"]})

@@ -117,10 +117,10 @@ def _run(args) -> int:
     rows = []
     for metric in run.metrics:
         info = run.metric_info(metric)
-        method = info["method"]
+        method = run.method(metric)
         change = ((run.summary.get("vintage") or {}).get("series") or {}).get(info["series_id"]) or {}
-        rows.append({"metric": metric, "series": info["series_id"], "method": method["method"],
-                     "points": method.get("points", method.get("relation", {}).get("points")),
+        rows.append({"metric": metric, "series": info["series_id"], "method": method.method,
+                     "points": method.extra.get("points", (method.relation or {}).get("points")),
                      "data changed": f"{change['time'][:10]} (change {change['change_id']})" if change else "as compiled",
                      "models": ",".join(info["models"]), "failed": "; ".join(f"{k}: {v}" for k, v in info["failures"].items()),
                      "grades": ", ".join(f"{k} {v}" for k, v in info["grades"].items())})
@@ -158,7 +158,7 @@ def _forecast(args) -> int:
     columns = ["period", "kind", "scenario", "model", "mean", "median"] + level_columns(levels)
     if args.format == "table":
         info = run.metric_info(args.metric)
-        print(f"{args.metric}: {info['title_en']} [{info['unit']}], run {run.run_id}, method {info['method']['method']}")
+        print(f"{args.metric}: {info['title_en']} [{info['unit']}], run {run.run_id}, method {run.method(args.metric).method}")
     else:
         columns = ["series_id", "run_id", "unit"] + columns
     print(render(rows, columns, args.format))

@@ -92,7 +92,7 @@ def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
     assert set(fc.paths) == {"theta", "ensemble"}
     # the ensemble of one member is that member's national paths (reordered, stretched by their own
     # backtest calibration) plus the same provincial relation: the same median, a band at least as wide
-    assert fc.method["ensemble_weights"] == {"theta": 1.0} and fc.method["ensemble_weighting"].startswith("equal")
+    assert fc.method.ensemble_weights == {"theta": 1.0} and fc.method.ensemble_weighting.startswith("equal")
     ens, theta = np.percentile(fc.paths["ensemble"], [2.5, 50, 97.5], axis=0), np.percentile(fc.paths["theta"], [2.5, 50, 97.5], axis=0)
     np.testing.assert_allclose(ens[1], theta[1], atol=0.02 * np.max(theta[2] - theta[0]))
     assert np.all(ens[2] - ens[0] >= 0.95 * (theta[2] - theta[0]))
@@ -176,9 +176,9 @@ def test_provincial_paths_start_from_the_last_provincial_point_not_the_last_nati
 
 def test_without_backtest_the_ensemble_is_equal_and_says_so():
     fc = forecast_metric(load_registry(DATA), "npl_ratio", EngineConfig(n_paths=200, models=("ets", "theta"), backtest_windows=0))
-    assert fc.method["ensemble_weights"] == {"ets": 0.5, "theta": 0.5}
-    assert fc.method["ensemble_weighting"] == "equal: backtest off"
-    assert fc.method["calibration"]["status"] == "uncalibrated: backtest_windows = 0"
+    assert fc.method.ensemble_weights == {"ets": 0.5, "theta": 0.5}
+    assert fc.method.ensemble_weighting == "equal: backtest off"
+    assert fc.method.calibration.status == "uncalibrated: backtest_windows = 0"
 
 
 def test_metrics_fitted_in_local_processes_equal_the_serial_run(tmp_path):

@@ -27,6 +27,7 @@ from forecast.engine import calibration, provincial
 from forecast.engine.backtest import BacktestSpec, Learned, learn
 from forecast.engine.ensemble import DEFAULT_COMBINATION, combine, normalize_weights
 from forecast.engine.members import fit_members
+from forecast.engine.records import SCHEMA, Method
 from forecast.engine.scales import choose as choose_scale
 from forecast.errors import SmfcastError
 from forecast.registry.grid import RegularSeries, regularize
@@ -79,7 +80,7 @@ class MetricForecast:
     transform: Transform
     periods: list[Period]  # forecast year-ends
     paths: dict[str, np.ndarray]  # model -> (n_paths, len(periods)) in model space
-    method: dict
+    method: Method
     members: dict[str, dict]  # model -> describe()
     failures: dict[str, str]
     grades: dict[str, int]
@@ -263,11 +264,9 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
                   "why": f"{len(prov)} usable provincial points < {config.min_direct_points} needed for a direct fit"
                   if meta.frequency == "annual" else f"provincial series is {meta.frequency}, not annual",
                   "breaks": _breaks(reg, head.series, head.national)}
-    record = fit.record
-    method["scale"] = record.get("scale")
-    method["ensemble_weights"] = record.pop("ensemble_weights")
-    method["ensemble_weighting"] = record.get("weighting")
-    method["calibration"] = record
+    record = dict(fit.record)
+    method.update({"scale": record.get("scale"), "ensemble_weights": record.pop("ensemble_weights"),
+                   "ensemble_weighting": record.get("weighting"), "calibration": record})
     grades = dict(sorted(Counter(o.quality for o in used).items()))
-    return MetricForecast(metric, head.series, meta.unit, transform, targets, paths, method, fit.members, fit.failures, grades,
-                          reg.observations(head.series))
+    return MetricForecast(metric, head.series, meta.unit, transform, targets, paths, Method.from_dict({**method, "schema": SCHEMA}),
+                          fit.members, fit.failures, grades, reg.observations(head.series))

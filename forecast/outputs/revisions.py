@@ -82,7 +82,7 @@ def recorded_observations(run: Run) -> tuple[dict[tuple[str, str], dict], set[st
             used = info["observations"]
             covered.add(info["series_id"])
             covered.update(o["series_id"] for o in used)
-            national = info["method"].get("national")
+            national = run.method(metric).national
             if national:
                 covered.add(national)
         else:

@@ -153,9 +153,9 @@ def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str, sce
     rows, columns = metric_table(store, run, metric, scenarios, model, levels)
     ws = wb.add_worksheet(metric[:31])
     _write_text(ws, 0, 0, f"{info['title_zh']}  {info['title_en']} ({UNIT_LABELS.get(unit, unit)})", fmt.title)
-    method = info["method"]
-    _write_text(ws, 1, 0, f"run {run.run_id} · model {model} · method {method.get('method')} · "
-                          f"calibration {method.get('calibration', {}).get('status', 'n/a')} · series {info['series_id']}", fmt.note)
+    method = run.method(metric)
+    _write_text(ws, 1, 0, f"run {run.run_id} · model {model} · method {method.method} · "
+                          f"calibration {method.calibration.status} · series {info['series_id']}", fmt.note)
     scenario_titles = {name: run.scenario(name).title for name in scenarios}
     stats = stat_columns(levels)
     for c, name in enumerate(columns):
@@ -257,7 +257,7 @@ def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Re
     for metric in metrics:
         info = run.metric_info(metric)
         add(metric, "Qinghai series", info["series_id"], info["unit"], info["history"])
-        national = info["method"].get("national")
+        national = run.method(metric).national
         if registry is not None and national in registry.series:
             # the national counterpart the provincial relation is fitted to, as in today's files
             add(metric, "national counterpart", national, registry.meta(national).unit,
@@ -288,10 +288,19 @@ def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
             rows.append({"key": f"exported with.{lib}", "value": "not installed"})
     rows += [{"key": f"input.{name}", "value": digest} for name, digest in sorted(run.inputs.items())]
     for metric in run.metrics:
-        method = run.metric_info(metric)["method"]
-        rows.append({"key": f"{metric}.method", "value": str(method.get("method"))})
-        rows.append({"key": f"{metric}.ensemble_weights", "value": str(method.get("ensemble_weights"))})
-        rows.append({"key": f"{metric}.calibration", "value": str(method.get("calibration", {}).get("status"))})
+        method = run.method(metric)
+        cal = method.calibration
+        walk = cal.against_random_walk
+        rows.append({"key": f"{metric}.method", "value": method.method})
+        rows.append({"key": f"{metric}.scale", "value": str((method.scale or {}).get("scale", "not recorded"))})
+        rows.append({"key": f"{metric}.ensemble_weights", "value": str(method.ensemble_weights)})
+        rows.append({"key": f"{metric}.calibration", "value": cal.status})
+        rows.append({"key": f"{metric}.calibration.steps", "value": ", ".join(cal.labels_by_step) or "not recorded"})
+        for label, band in (("served band", walk.served), ("random walk with drift", walk.random_walk)):
+            rows.append({"key": f"{metric}.backtest 95%: {label}",
+                         "value": "not recorded" if band is None else
+                         f"coverage {band.coverage_95:.1%}, mean width {band.width_95:.4g}, interval score {band.interval_score_95:.4g} ({band.points} points)"})
+        rows.append({"key": f"{metric}.served band against the random walk", "value": walk.verdict})
     _table(ws, fmt, 2, rows, ["key", "value"], {"key": 36, "value": 70}, {"value": None})
 
 

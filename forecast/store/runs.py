@@ -28,6 +28,7 @@ import numpy as np
 from forecast import __version__
 from forecast.defaults import ENSEMBLE
 from forecast.engine.headline import EngineConfig, MetricForecast, forecast_metric
+from forecast.engine.records import Failure, Method
 from forecast.errors import NotFound
 from forecast.policy.scenarios import (
     Lever,
@@ -143,6 +144,14 @@ class Run:
 
     def models(self, metric: str) -> list[str]:
         return list(self.metric_info(metric)["models"])
+
+    def method(self, metric: str) -> Method:
+        """How the metric was forecast (the typed record; older runs read with defaults)."""
+        return Method.from_dict(self.metric_info(metric).get("method"))
+
+    def failures(self, metric: str) -> list[Failure]:
+        """Members not used for the metric, and why."""
+        return Failure.from_dict(self.metric_info(metric).get("failures"))
 
     def transform(self, metric: str) -> Transform:
         t = self.metric_info(metric)["transform"]
@@ -331,12 +340,12 @@ def _history(observations) -> list[dict]:
     return [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id} for o in observations]
 
 
-def _observations_used(reg, metric: str, method: dict, config: EngineConfig) -> list[dict]:
+def _observations_used(reg, metric: str, method: Method, config: EngineConfig) -> list[dict]:
     """Every observation the metric's fit read (the grades the configuration keeps): the provincial
     series and, when the method leans on it, the national counterpart. Comparing two runs lists
     what was added, removed or revised from these."""
     head = reg.headline(metric)
-    series = [("provincial", head.series)] + ([("national", method["national"])] if method.get("national") else [])
+    series = [("provincial", head.series)] + ([("national", method.national)] if method.national else [])
     return [{"role": role, "series_id": sid, **row} for role, sid in series
             for row in _history(reg.observations(sid, config.exclude_qualities))]
 
@@ -381,7 +390,7 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
             "title_zh": reg.headline(metric).title_zh,
             "transform": {"kind": fc.transform.kind, "lower": fc.transform.lower, "upper": fc.transform.upper},
             "periods": [str(p) for p in fc.periods], "models": [m for m in config.models if m in fc.paths] + [ENSEMBLE],
-            "method": fc.method, "members": fc.members, "failures": fc.failures, "grades": fc.grades,
+            "method": fc.method.to_dict(), "members": fc.members, "failures": fc.failures, "grades": fc.grades,
             "history": _history(fc.history), "observations": _observations_used(reg, metric, fc.method, config),
         }
     summary = {"metrics": metrics, "scenarios": [BASELINE] + sorted(s for s in presets if s != BASELINE),

@@ -1,0 +1,159 @@
+"""The records a run keeps of how each metric was forecast, as typed objects with a schema version.
+
+A run stores them as JSON (`to_dict`); everything that shows them (the API, the page, the workbook,
+the CLI, run comparisons) reads them back through `Method.from_dict`, the one place that knows the
+stored shape, including that of runs stored before the schema was versioned (schema 1: the same
+keys without `schema`, some missing). Keys a record does not model are kept in `extra`, so nothing
+stored is lost on the way through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+SCHEMA = 2
+
+
+def _split(cls, d: dict) -> tuple[dict, dict]:
+    """(known fields, the rest) of a stored dict for dataclass `cls`."""
+    names = {f.name for f in fields(cls)} - {"extra"}
+    return {k: v for k, v in d.items() if k in names}, {k: v for k, v in d.items() if k not in names}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A 95% band's record on backtest windows: coverage (share), mean width and interval score
+    in natural units, MSIS (scaled by the naive error), and how many points were scored."""
+
+    coverage_95: float | None = None
+    width_95: float | None = None
+    interval_score_95: float | None = None
+    msis: float | None = None
+    coverage_80: float | None = None
+    points: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Interval | None:
+        if not d:
+            return None
+        return cls(d.get("coverage-95"), d.get("width-95"), d.get("interval_score-95"), d.get("msis"), d.get("coverage-80"),
+                   int(d.get("points", 0)))
+
+    def to_dict(self) -> dict:
+        return {"coverage-95": self.coverage_95, "width-95": self.width_95, "interval_score-95": self.interval_score_95,
+                "msis": self.msis, "coverage-80": self.coverage_80, "points": self.points}
+
+
+@dataclass(frozen=True)
+class AgainstRandomWalk:
+    """The served band, the raw ensemble band and a random walk with drift on the same windows."""
+
+    served: Interval | None = None
+    raw: Interval | None = None
+    random_walk: Interval | None = None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """"beats", "matches" or "worse" by interval score; "not measured" without both."""
+        if not self.served or not self.random_walk or self.served.interval_score_95 is None or self.random_walk.interval_score_95 is None:
+            return "not measured"
+        a, b = self.served.interval_score_95, self.random_walk.interval_score_95
+        return "matches" if abs(a - b) <= 1e-9 * max(abs(b), 1.0) else ("beats" if a < b else "worse")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> AgainstRandomWalk:
+        d = d or {}
+        return cls(Interval.from_dict(d.get("ensemble_served")), Interval.from_dict(d.get("ensemble_raw")),
+                   Interval.from_dict(d.get("random_walk_with_drift")), d.get("note", ""))
+
+    def to_dict(self) -> dict:
+        out = {"ensemble_served": self.served.to_dict() if self.served else None,
+               "ensemble_raw": self.raw.to_dict() if self.raw else None,
+               "random_walk_with_drift": self.random_walk.to_dict() if self.random_walk else None}
+        return {**out, "note": self.note} if self.note else out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the ensemble was learned from the series' own backtest: scale, weighting, combination,
+    per-horizon calibration factors (estimated and applied), labels per forecast step
+    ("calibrated", "extrapolated", "uncalibrated"), coverage and the random-walk comparison."""
+
+    status: str = "not recorded"
+    weighting: str = ""
+    combination: str = ""
+    scale: dict = field(default_factory=dict)
+    h: int | None = None
+    n_windows: int = 0
+    horizons: list = field(default_factory=list)
+    factors_applied: list = field(default_factory=list)
+    labels_by_step: list = field(default_factory=list)
+    coverage_raw: dict = field(default_factory=dict)
+    coverage_calibrated_out_of_sample: dict = field(default_factory=dict)
+    against_random_walk: AgainstRandomWalk = field(default_factory=AgainstRandomWalk)
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Calibration:
+        known, rest = _split(cls, dict(d or {}))
+        known["against_random_walk"] = AgainstRandomWalk.from_dict(known.get("against_random_walk"))
+        return cls(**known, extra=rest)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "against_random_walk")}
+        return {**self.extra, **out, "against_random_walk": self.against_random_walk.to_dict()}
+
+
+@dataclass(frozen=True)
+class Method:
+    """How one metric was forecast: direct or through its national counterpart, the scale, the
+    ensemble weights and the calibration record; definition breaks of the series involved."""
+
+    method: str = "not recorded"
+    series: str = ""
+    national: str | None = None
+    national_fit: str | None = None
+    scale: dict | None = None
+    ensemble_weights: dict = field(default_factory=dict)
+    ensemble_weighting: str = ""
+    calibration: Calibration = field(default_factory=Calibration)
+    relation: dict | None = None
+    breaks: list = field(default_factory=list)
+    why: str = ""
+    schema: int = SCHEMA
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Method:
+        d = dict(d or {})
+        d.setdefault("schema", 1)  # stored before records had a schema
+        known, rest = _split(cls, d)
+        known["calibration"] = Calibration.from_dict(known.get("calibration"))
+        return cls(**known, extra=rest)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "calibration")}
+        return {**self.extra, **out, "calibration": self.calibration.to_dict()}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A member that was not used, and why (its error, or why it was not fitted)."""
+
+    model: str
+    reason: str
+
+    @staticmethod
+    def from_dict(d: dict | None) -> list[Failure]:
+        return [Failure(k, str(v)) for k, v in sorted((d or {}).items())]
+
+    def as_pair(self) -> tuple[str, str]:
+        return self.model, self.reason
+
+
+def failures_dict(failures: list[Failure]) -> dict[str, str]:
+    return dict(f.as_pair() for f in failures)
+
+
+__all__ = ["SCHEMA", "AgainstRandomWalk", "Calibration", "Failure", "Interval", "Method", "failures_dict"]
