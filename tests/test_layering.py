@@ -9,6 +9,7 @@ imports inside functions count as much as those at the top.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,12 @@ def test_the_check_finds_an_import_against_the_flow(tmp_path, source, expected):
     probe = tmp_path / "forecast" / "registry" / "probe.py"
     probe.write_text(source, encoding="utf-8")
     assert violations(probe, tmp_path) == expected
+
+
+def test_the_readme_layout_shows_the_layers_and_every_package():
+    layout = (REPO / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
+    diagram = re.search(r"```\n(data/ .*)\n", layout).group(1)
+    assert [w for w in re.findall(r"\w+", diagram) if w in LAYERS] == list(LAYERS[1:-1])
+    packages = {p.parent.name for p in (REPO / "forecast").glob("*/__init__.py")}
+    assert set(re.findall(r"`forecast/(\w+)/`", layout)) == packages
+    assert all(f"`{name.split('.')[1]}`" in layout for name in FOUNDATION - {"forecast"})

@@ -217,7 +217,7 @@ def test_the_readme_commands_work_after_a_plain_install(small_store, small_run, 
     answered = [c["line"] for c, how, r in zip(commands, runs, report["results"]) if not how["parse_only"] and r["code"] == 0]
     for expected in ("data check", "data show qh_smallmicro_loans", "runs", "targets", "export -o smfcast.xlsx", "sensitivity --target",
                      "forecast --metric market_size --scenario-file my_scenario.toml", "data import docs/examples/qh_gdp.csv",
-                     "goal-seek --metric market_size", "compare ", "publish "):
+                     "goal-seek --metric market_size", "compare "):
         assert any(expected in line for line in answered), f"{expected!r} did not answer with exit 0"
     assert (work / "smfcast.xlsx").stat().st_size > 10_000 and (work / "figures.xlsx").exists()
 
