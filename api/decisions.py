@@ -11,7 +11,7 @@ from forecast.outputs.decision_tables import seek, seek_columns, tornado
 from forecast.outputs.workbook import table_workbook
 
 from .formats import requested_format, respond_table, safe_filename
-from .params import allow, store
+from .params import allow, json_fields, store
 
 bp = Blueprint("decisions", __name__)
 GOAL_SEEK_FIELDS = ("target", "metric", "year", "lever", "probability", "median", "base", "from_year", "run")
@@ -21,13 +21,8 @@ TEXT_FIELDS = ("target", "metric", "lever", "base", "run")
 @bp.post("/goal-seek")
 def goal_seek():
     allow("run")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput('the body must be a JSON object such as {"target": "npl_below_2_2_by_2026", '
-                           '"lever": "risk_model_adoption", "probability": 0.8}', "body")
-    unknown = sorted(set(body) - set(GOAL_SEEK_FIELDS))
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; goal seek takes {', '.join(GOAL_SEEK_FIELDS)}", unknown[0])
+    body = json_fields('{"target": "npl_below_2_2_by_2026", "lever": "risk_model_adoption", "probability": 0.8}',
+                       GOAL_SEEK_FIELDS, "goal seek")
     for name in TEXT_FIELDS:
         if body.get(name) is not None and not isinstance(body[name], str):
             raise InvalidInput(f"{name} must be a string", name)

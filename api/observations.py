@@ -28,7 +28,7 @@ from forecast.registry.template import (
 
 from .formats import XLSX_MIME, flag, respond_table, safe_filename
 from .jobs import require_token
-from .params import allow
+from .params import allow, json_fields
 
 bp = Blueprint("observations", __name__)
 UPLOAD_LIMIT = 4 * 2**20  # a filled workbook is larger than the JSON the other writes take
@@ -45,13 +45,8 @@ def _data_dir() -> Path:
 
 
 def _from_json() -> tuple[list, list, dict]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput('the body must be a JSON object such as {"rows": [{"series_id": "qh_green_loan_share", '
-                           '"period": "2024Q4", "value": 25.82, "source_id": "...", "quality": "derived", "note": "..."}]}', "body")
-    unknown = sorted(set(body) - set(BODY_KEYS))
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; the body takes {', '.join(BODY_KEYS)}", unknown[0])
+    body = json_fields('{"rows": [{"series_id": "qh_green_loan_share", "period": "2024Q4", "value": 25.82, "source_id": "...", '
+                       '"quality": "derived", "note": "..."}]}', BODY_KEYS, "the body")
     if not body.get("rows") and not body.get("sources"):
         raise InvalidInput("nothing to add: give 'rows' (observations) and/or 'sources'", "rows")
     for name in ("revise", "check"):

@@ -35,6 +35,18 @@ def json_body(example: str) -> dict:
     return body
 
 
+def json_fields(example: str, fields: tuple[str, ...], taker: str) -> dict:
+    """A JSON object body whose every field is one of `fields`; an unknown one is refused by name
+    (`taker` says what takes the fields: "goal seek", "the body")."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the body must be a JSON object such as {example}", "body")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; {taker} takes {', '.join(fields)}", unknown[0])
+    return body
+
+
 def store() -> RunStore:
     return current_app.extensions["smfcast_store"]
 
