@@ -325,7 +325,7 @@ def _backtest(args) -> int:
     print(f"backtest {backtest_id}: h={spec.h}, n_windows={spec.n_windows}, step_size={spec.step_size}; "
           f"CSV and charts in {out_dir}/, stored in {store.path}")
     for res in results:
-        print(f"  {res.series_id}: {res.note}" + (f"; calibration {res.calibration.get('ensemble', {}).get('status')}" if res.rows else ""))
+        print(f"  {res.series_id}: {res.note}" + (f"; calibration {res.calibration.get(ENSEMBLE, {}).get('status')}" if res.rows else ""))
     if args.format == "table":
         print(render(summary, SUMMARY_COLUMNS, "table"))
     else:

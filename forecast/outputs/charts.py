@@ -1,4 +1,4 @@
-"""Fan charts: history, median and the 80/95% bands, one colour per scenario.
+"""Fan charts: history, median and the bands (`defaults.LEVELS`: 80 and 95%), one colour per scenario.
 
 Rendered with matplotlib's Agg backend (no display needed), to PNG or SVG bytes.
 """
@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from forecast.defaults import LEVELS  # noqa: E402
+
 COLOURS = {"baseline": "#1f77b4", "policy_targets": "#2ca02c", "adverse": "#d62728", "policy_targets_adverse": "#9467bd"}
 _EXTRA = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
@@ -24,10 +26,10 @@ def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[
     for i, (scenario, rows) in enumerate(bands.items()):
         colour = COLOURS.get(scenario, _EXTRA[i % len(_EXTRA)])
         x = [_x(r["period"]) for r in rows]
-        for level, alpha in ((95, 0.12), (80, 0.25)):
+        for level, alpha in zip(sorted(LEVELS, reverse=True), (0.12, 0.25)):  # the wider band paler, underneath
             if rows and f"lo-{level}" in rows[0]:
                 ax.fill_between(x, [r[f"lo-{level}"] for r in rows], [r[f"hi-{level}"] for r in rows], color=colour, alpha=alpha, lw=0)
-        ax.plot(x, [r["median"] for r in rows], "-", color=colour, lw=2, label=f"{scenario} (median, 80/95%)")
+        ax.plot(x, [r["median"] for r in rows], "-", color=colour, lw=2, label=f"{scenario} (median, {'/'.join(map(str, LEVELS))}%)")
     ax.set_title(title)
     ax.set_ylabel(unit)
     ax.grid(alpha=0.3)
