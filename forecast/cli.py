@@ -122,10 +122,18 @@ def _run(args) -> int:
         rows.append({"metric": metric, "series": info["series_id"], "method": method.method,
                      "points": method.extra.get("points", (method.relation or {}).get("points")),
                      "data changed": f"{change['time'][:10]} (change {change['change_id']})" if change else "as compiled",
-                     "models": ",".join(info["models"]), "failed": "; ".join(f"{k}: {v}" for k, v in info["failures"].items()),
+                     "models": ",".join(info["models"]), "failed": _failures_line(run.failures(metric)),
                      "grades": ", ".join(f"{k} {v}" for k, v in info["grades"].items())})
     print(render(rows, ["metric", "series", "method", "points", "data changed", "models", "failed", "grades"], "table"))
     return 0
+
+
+def _failures_line(failures) -> str:
+    """Members not used, one clause per reason (a reason shared by several members is said once)."""
+    by_reason: dict[str, list[str]] = {}
+    for f in failures:
+        by_reason.setdefault(f.reason, []).append(f.model)
+    return "; ".join(f"{', '.join(models)}: {reason}" for reason, models in by_reason.items())
 
 
 def _read_document(path: str) -> dict:

@@ -72,7 +72,9 @@ def test_forecast_targets_and_scenario_file(small_store, small_run, tmp_path, ca
     assert all(0 < r["lo-95"] <= r["median"] <= r["hi-95"] < 100 for r in rows)
     code, out, _ = _run(capsys, "--store", store, "targets", "--format", "json")
     probs = json.loads(out)
-    assert code == 0 and len(probs) == len(small_run.scenarios) and all(0 <= p["probability"] <= 1 for p in probs)
+    from forecast.outputs.run_tables import target_rows
+    expected = {r["scenario"]: r["probability"] for r in target_rows(small_store, small_run, small_run.scenarios)}
+    assert code == 0 and {p["scenario"]: p["probability"] for p in probs} == expected
     scenario = tmp_path / "mine.toml"
     scenario.write_text('base = "baseline"\n[levers]\nrisk_model_adoption = { 2026 = 80, 2028 = 90 }\n'
                         'green_relending_quota = { 2026 = 100 }\nesg_incentive_fund = { 2026 = 10 }\n', encoding="utf-8")

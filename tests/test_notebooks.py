@@ -67,7 +67,8 @@ def test_scenarios_notebook_what_if_and_target_probabilities(tmp_path):
     printed = _printed(_execute("02_scenarios.ipynb", tmp_path))
     assert printed["median_2027"]["with_snow"] > printed["median_2027"]["policy_targets"]
     assert set(printed["probabilities"]) == {"baseline", "adverse", "policy_targets", "policy_targets_adverse"}
-    assert all(0 <= p <= 1 for p in printed["probabilities"].values())
+    p = printed["probabilities"]  # P(NPL < 2.2% by 2026): policy helps, the shock (from 2027) cannot hurt 2026
+    assert p["policy_targets"] >= p["baseline"] and p["adverse"] == p["baseline"]
 
 
 @pytest.mark.slow
@@ -75,6 +76,10 @@ def test_backtests_notebook_scores_members_and_calibrated_ensembles(tmp_path):
     nb = _execute("03_backtests.ipynb", tmp_path)
     printed = _printed(nb)
     assert {"ets", "theta", "ensemble", "ensemble-calibrated"} <= set(printed["models"])
-    assert printed["rows"] > 0 and all(0 <= c <= 1 for c in printed["coverage_95"].values())
+    assert printed["rows"] > 0
+    # the run's rule only widens: calibrated bands cover at least what the raw ensemble covers
+    coverage = printed["coverage_95"]
+    series = {key.split("/")[0] for key in coverage}
+    assert series and all(coverage[f"{s}/ensemble-calibrated"] >= coverage[f"{s}/ensemble"] for s in series)
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 3  # one chart per backtested national series

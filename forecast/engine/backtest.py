@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from forecast.defaults import LEVELS
 from forecast.engine import calibration, metrics
 from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, shrunk_weights
 from forecast.engine.members import fit_members
@@ -27,7 +28,6 @@ from forecast.engine.scales import choose as choose_scale
 from forecast.registry.grid import RegularSeries
 from forecast.seeds import rng_for
 
-LEVELS = (80, 95)
 MIN_TRAIN = 6
 FAST_MEMBERS = ("ets", "theta")  # cheap enough to backtest on every candidate scale
 BENCHMARK = "drift"

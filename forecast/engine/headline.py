@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE, MEMBERS, N_PATHS, SEED
+from forecast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED
 from forecast.engine import calibration, provincial
 from forecast.engine.backtest import BacktestSpec, Learned, learn
 from forecast.engine.ensemble import DEFAULT_COMBINATION, combine, normalize_weights
@@ -52,9 +52,9 @@ class EngineConfig:
     prior_sigma: dict = field(default_factory=lambda: dict(PRIOR_SIGMA))
     # The backtest every run makes of the series it fits, for member weights and band calibration
     # (the same defaults as `smfcast backtest`); backtest_windows = 0 keeps equal, raw ensembles.
-    backtest_h: int = 4
-    backtest_windows: int = 8
-    backtest_paths: int = 500
+    backtest_h: int = BACKTEST["h"]
+    backtest_windows: int = BACKTEST["n_windows"]
+    backtest_paths: int = BACKTEST["n_paths"]
 
     def to_dict(self) -> dict:
         return {"seed": self.seed, "n_paths": self.n_paths, "until_year": self.until_year, "models": list(self.models),

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE
+from forecast.defaults import ENSEMBLE, LEVELS
 from forecast.engine import calibration, metrics
 from forecast.engine.backtest import BacktestSpec, learn
 from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, mix, shrunk_weights
@@ -44,8 +44,7 @@ from forecast.seeds import rng_for
 
 DATASETS = {"m3-yearly": ("yearly", 1), "m3-quarterly": ("quarterly", 4)}
 PROCEDURES = ("pooled", "run")
-N_PATHS = 500
-LEVELS = (80, 95)
+N_PATHS = 500  # per member and series: the competition data are many short series
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 BENCHMARKS = ("naive", "naive2", "theta (statsmodels)", "random walk with drift")
 
