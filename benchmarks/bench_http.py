@@ -15,12 +15,15 @@ Budgets: cached forecast GET p99 under 10 ms at 32 concurrent connections; custo
 median under 50 ms. Forecast GETs are answered from a per-worker cache of whole responses (keyed
 like the ETag: run id, query, Accept), so the GET figures measure the server, not numpy.
 
-`--floor` also measures gunicorn's own floor in the same run (the same gunicorn settings serving a
-WSGI app that only answers 3 KB), then the cached GET at `--concurrency` connections while a
-refit runs in the job worker (a full default refit with another seed; `--small`: a small one),
-and reports each GET p99 as a ratio to the floor's p99 (target: within 1.5x). It says whether the
-refit was still running when the measurement ended. wrk (Debian's C load generator) is used where
-installed, else the asyncio client.
+`--floor` then measures, in the same run, gunicorn's own floor (the same gunicorn settings serving
+a WSGI app that only answers 3 KB) and the cached GET at `--concurrency` connections without and
+while a refit runs in the job worker (a full default refit with another seed; `--small`: a small
+one), and reports each GET p99 as a ratio to the floor's p99 (target: within 1.5x). Other work on
+a shared machine comes and goes, so the three are measured back to back in paired rounds (the
+refit paused with SIGSTOP for the first two, resumed for the third) and the median ratio over the
+rounds is reported, with each round's. It says whether the refit ran in every round, and the
+gunicorn workers' CPU time per request, which other load barely moves. wrk (Debian's C load
+generator) is used where installed, else the asyncio client.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -138,20 +142,54 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def wrk(url: str, connections: int, seconds: int) -> dict | None:
-    """p50 and p99 (ms), requests per second and non-2xx answers from Debian's `wrk`, when installed."""
+def gunicorn_workers(pid: int) -> list[int]:
+    """The gunicorn worker processes under `pid` (gunicorn's master, or `smfcast serve` above it; Linux /proc)."""
+    def children(p: int) -> list[int]:
+        try:
+            return [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            return []
+    try:
+        is_gunicorn = b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    if is_gunicorn:
+        return children(pid)
+    return [w for c in children(pid) for w in gunicorn_workers(c)]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, connections: int, seconds: int, workers: list[int] | None = None) -> dict | None:
+    """p50 and p99 (ms), requests per second and non-2xx answers from Debian's `wrk`, when installed; with
+    `workers`, also the CPU those processes spent per request (ms), a figure other load on the machine barely moves."""
     if shutil.which("wrk") is None:
         return None
+    before = cpu_seconds(workers or [])
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url], capture_output=True, text=True).stdout
+    spent = cpu_seconds(workers or []) - before
     p50, p99 = (re.search(rf"{k}\s+([\d.]+\w+)", out) for k in ("50%", "99%"))
     rps, bad = re.search(r"Requests/sec:\s+([\d.]+)", out), re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if not (p50 and p99 and rps):
+    count = re.search(r"(\d+) requests in", out)
+    if not (p50 and p99 and rps and count):
         raise SystemExit(f"could not read wrk's output:\n{out}")
-    return {"p50": _ms(p50.group(1)), "p99": _ms(p99.group(1)), "rps": float(rps.group(1)), "bad": int(bad.group(1)) if bad else 0}
+    return {"p50": _ms(p50.group(1)), "p99": _ms(p99.group(1)), "rps": float(rps.group(1)), "bad": int(bad.group(1)) if bad else 0,
+            "cpu_ms": 1000 * spent / int(count.group(1)) if workers else None}
 
 
 def wrk_line(w: dict) -> str:
-    return f"p50 {w['p50']:.2f} ms, p99 {w['p99']:.2f} ms, {w['rps']:.0f} requests/s, non-2xx: {w['bad']}"
+    cpu = f", gunicorn workers' CPU {w['cpu_ms']:.3f} ms/request" if w.get("cpu_ms") else ""
+    return f"p50 {w['p50']:.2f} ms, p99 {w['p99']:.2f} ms, {w['rps']:.0f} requests/s, non-2xx: {w['bad']}{cpu}"
 
 
 def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> float:
@@ -163,23 +201,43 @@ def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget
     return float(p99)
 
 
-def measure_floor(workers: int, concurrency: int, total: int, seconds: int) -> tuple[float | None, float]:
-    """gunicorn with the settings `smfcast serve` uses, serving an app that does nothing: (wrk p99, asyncio p99)."""
+def start_floor(workers: int) -> tuple[subprocess.Popen, int]:
+    """gunicorn with the settings `smfcast serve` uses, serving an app that does nothing: its own floor."""
     from api.server import gunicorn_argv
     port = free_port()
     argv = gunicorn_argv(str(Path(sys.executable).with_name("gunicorn")), "127.0.0.1", port, workers)
     argv = argv[:-1] + ["--chdir", str(ROOT / "benchmarks"), "bench_http:floor_app"]
     floor = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    return floor, port
+
+
+def descendants(pid: int) -> list[int]:
     try:
-        time.sleep(3)
-        w = wrk(f"http://127.0.0.1:{port}/", concurrency, seconds)
-        print(f"floor: gunicorn, {workers} workers, a WSGI app that only answers 3 KB, wrk x{concurrency}, {seconds} s: "
-              + (wrk_line(w) if w else "needs wrk (Debian package)"))
-        p99 = report(f"floor x{concurrency} (asyncio client)", *load(port, request_bytes("GET", "/"), concurrency, total), "gunicorn's own cost")
-    finally:
-        floor.terminate()
-        floor.wait(timeout=30)
-    return (w["p99"] if w else None), p99
+        kids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return kids + [d for k in kids for d in descendants(k)]
+
+
+def job_worker(server_pid: int) -> list[int]:
+    """The job worker under `smfcast serve` and its children (Prophet's sampler), to pause and resume."""
+    for pid in descendants(server_pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in argv and b"gunicorn" not in b" ".join(argv):
+            return [pid] + descendants(pid)
+    return []
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _post_json(url: str, body: dict, token: str) -> dict:
@@ -194,27 +252,19 @@ def _job(url: str) -> dict:
         return json.load(r)
 
 
-def ratio_line(label: str, p99: float, floor: float | None) -> str:
-    if floor is None:
-        return f"{label}: p99 {p99:.2f} ms (no floor measured with this client)"
-    verdict = "within" if p99 <= 1.5 * floor else "NOT within"
-    return f"{label}: p99 {p99:.2f} ms = {p99 / floor:.2f}x the floor's {floor:.2f} ms  [target 1.5x: {verdict}]"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="CI-sized: a small run and fewer requests")
     ap.add_argument("--requests", type=int, default=None, help="timed requests per endpoint")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (make serve's default)")
-    ap.add_argument("--floor", action="store_true", help="also measure gunicorn alone (a WSGI app that does nothing)")
+    ap.add_argument("--floor", action="store_true", help="also measure gunicorn alone (a WSGI app that does nothing), and GETs "
+                    "with and while a refit runs, as ratios to it")
+    ap.add_argument("--rounds", type=int, default=None, help="--floor: paired rounds (default 5; --small: 2)")
     ap.add_argument("--post-concurrency", type=int, default=4, help="connections for the custom-scenario POST (a few analysts)")
     args = ap.parse_args()
     total = args.requests or (400 if args.small else 4000)
     seconds = 3 if args.small else 10
-    floor_wrk = floor_async = None
-    if args.floor:
-        floor_wrk, floor_async = measure_floor(args.workers, args.concurrency, total, seconds)
 
     from forecast.engine.headline import EngineConfig
     from forecast.store.runs import RunStore, create_run
@@ -232,7 +282,7 @@ def main() -> None:
             for raw in (get_raw, post_raw):  # warm every worker's path cache
                 load(port, raw, args.concurrency, 8 * args.concurrency)
             print(f"gunicorn, {args.workers} workers, a new connection per request")
-            get_p99 = report(f"GET  {GET_PATH} x{args.concurrency}", *load(port, get_raw, args.concurrency, total), "budget: p99 < 10 ms")
+            report(f"GET  {GET_PATH} x{args.concurrency}", *load(port, get_raw, args.concurrency, total), "budget: p99 < 10 ms")
             report(f"GET  {GET_PATH} x{args.workers}", *load(port, get_raw, args.workers, total // 4),
                    "one connection per worker: no queueing")
             report(f"POST {POST_PATH} (custom scenario) x{args.post_concurrency}",
@@ -240,45 +290,86 @@ def main() -> None:
             report(f"POST {POST_PATH} (custom scenario) x{args.concurrency}", *load(port, post_raw, args.concurrency, total // 4),
                    "for comparison")
             url = f"http://127.0.0.1:{port}{GET_PATH}"
-            w = wrk(url, args.concurrency, seconds)
+            w = wrk(url, args.concurrency, seconds, gunicorn_workers(server.pid))
             if w:
                 print(f"wrk GET  {GET_PATH} x{args.concurrency}, {seconds} s: {wrk_line(w)}")
             if args.floor:
-                print(ratio_line(f"cached GET x{args.concurrency}, no refit (asyncio)", get_p99, floor_async))
-                if w:
-                    print(ratio_line(f"cached GET x{args.concurrency}, no refit (wrk)", w["p99"], floor_wrk))
-                during_refit(port, store, args, seconds, total, get_raw, floor_wrk, floor_async)
+                against_the_floor(server, port, store, args, total)
         finally:
             server.terminate()
             server.wait(timeout=30)
 
 
-def during_refit(port: int, store: Path, args, seconds: int, total: int, get_raw: bytes, floor_wrk, floor_async) -> None:
-    """The cached GET at `--concurrency` connections while the job worker refits (another seed)."""
+def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, total: int) -> None:
+    """Paired rounds, each of three back-to-back measurements at `--concurrency` connections: gunicorn's
+    floor, the cached GET with the refit paused (SIGSTOP), and the cached GET with the refit running.
+    The machine is shared, so load from elsewhere comes and goes; measured side by side, each round's
+    ratios see the same load, and the median over rounds is reported."""
     token = store.with_name(store.stem + ".tokens").read_text().split()[-1]  # `smfcast serve` made it
     body = {"seed": 7, "n_paths": 400, "models": ["ets", "theta"], "backtest_paths": 100} if args.small else {"seed": 7}
     base = f"http://127.0.0.1:{port}"
-    job = _post_json(base + "/v1/runs", body, token)
-    started = time.perf_counter()
-    while (state := _job(base + job["url"]))["status"] == "queued" and time.perf_counter() - started < 60:
-        time.sleep(0.1)
-    if state["status"] != "running":
-        print(f"refit job {job['job_id']} did not start running (status {state['status']}): no figure while a refit runs")
-        return
-    w = wrk(base + GET_PATH, args.concurrency, seconds)
-    p99 = report(f"GET  {GET_PATH} x{args.concurrency} while a refit runs", *load(port, get_raw, args.concurrency, total),
-                 "target: p99 within 1.5x of the floor")
-    state = _job(base + job["url"])
-    when = f"{time.perf_counter() - started:.0f} s after it started"
-    if state["status"] == "running":
-        print(f"refit job {job['job_id']}: still running at the end of the measurement ({when})")
-    else:
-        print(f"refit job {job['job_id']}: {state['status']} before the measurement ended ({when}): the figures cover part of it")
-    if w:
-        print(f"wrk GET  {GET_PATH} x{args.concurrency} while a refit runs, {seconds} s: {wrk_line(w)}")
-    print(ratio_line(f"cached GET x{args.concurrency}, refit running (asyncio)", p99, floor_async))
-    if w:
-        print(ratio_line(f"cached GET x{args.concurrency}, refit running (wrk)", w["p99"], floor_wrk))
+    rounds = args.rounds or (2 if args.small else 5)
+    seconds = 2 if args.small else 5
+    use_wrk = shutil.which("wrk") is not None
+    client = f"wrk, {seconds} s each" if use_wrk else f"asyncio client, {total // 2} requests each (wrk is not installed)"
+    floor, floor_port = start_floor(args.workers)
+    try:
+        job = _post_json(base + "/v1/runs", body, token)
+        started = time.perf_counter()
+        while (state := _job(base + job["url"]))["status"] == "queued" and time.perf_counter() - started < 60:
+            time.sleep(0.1)
+        worker = job_worker(server.pid)
+        if state["status"] != "running" or not worker:
+            print(f"refit job {job['job_id']} did not start running (status {state['status']}): no figures against the floor")
+            return
+        print(f"against the floor: {rounds} rounds of gunicorn's floor (a WSGI app that only answers 3 KB), the cached GET with "
+              f"refit job {job['job_id']} paused, and the cached GET with it running; x{args.concurrency}, {client}")
+        get_raw, floor_raw = request_bytes("GET", GET_PATH), request_bytes("GET", "/")
+        apps, floors = gunicorn_workers(server.pid), gunicorn_workers(floor.pid)
+
+        def p99(url_port: int, path: str, raw: bytes, workers: list[int]) -> dict:
+            if use_wrk:
+                return wrk(f"http://127.0.0.1:{url_port}{path}", args.concurrency, seconds, workers)
+            lat, statuses, wall = load(url_port, raw, args.concurrency, total // 2)
+            return {"p99": float(np.percentile(lat * 1000, 99)), "bad": sum(s != 200 for s in statuses), "cpu_ms": None}
+
+        ratios, still_running = {"paused": [], "running": []}, True
+        p99s, cpu = {"floor": [], "paused": [], "running": []}, {"floor": [], "paused": [], "running": []}
+        for r in range(1, rounds + 1):
+            signal_all(worker, signal.SIGSTOP)
+            try:
+                f = p99(floor_port, "/", floor_raw, floors)
+                paused = p99(port, GET_PATH, get_raw, apps)
+            finally:
+                signal_all(worker, signal.SIGCONT)
+            time.sleep(0.5)
+            running = p99(port, GET_PATH, get_raw, apps)
+            still_running = still_running and _job(base + job["url"])["status"] == "running"
+            for name, m in (("paused", paused), ("running", running)):
+                ratios[name].append(m["p99"] / f["p99"])
+            for name, m in (("floor", f), ("paused", paused), ("running", running)):
+                p99s[name].append(m["p99"])
+                if m.get("cpu_ms"):
+                    cpu[name].append(m["cpu_ms"])
+            bad = paused["bad"] + running["bad"]
+            print(f"  round {r}: floor p99 {f['p99']:.2f} ms | cached GET p99 {paused['p99']:.2f} ms ({ratios['paused'][-1]:.2f}x) | "
+                  f"while the refit runs p99 {running['p99']:.2f} ms ({ratios['running'][-1]:.2f}x) | non-2xx: {bad}")
+        state = _job(base + job["url"])
+        when = f"{time.perf_counter() - started:.0f} s after it started, {state['progress']}"
+        print(f"refit job {job['job_id']}: " + ("running in every round" if still_running else "ended before the last round")
+              + f"; now {state['status']} ({when})")
+        for name, label in (("paused", "no refit"), ("running", "refit running")):
+            median = float(np.median(ratios[name]))
+            verdict = "within" if median <= 1.5 else "NOT within"
+            print(f"cached GET x{args.concurrency}, {label}: p99 {median:.2f}x the floor (median of {rounds} rounds; median p99 "
+                  f"{np.median(p99s[name]):.2f} ms, floor {np.median(p99s['floor']):.2f} ms)  [target 1.5x: {verdict}]")
+        if all(cpu.values()):
+            print("gunicorn workers' CPU per request (other load on the machine barely moves it): "
+                  + ", ".join(f"{label} {np.median(cpu[name]):.3f} ms" for name, label in
+                              (("floor", "floor"), ("paused", "cached GET"), ("running", "cached GET while the refit runs"))))
+    finally:
+        floor.terminate()
+        floor.wait(timeout=30)
 
 
 if __name__ == "__main__":
