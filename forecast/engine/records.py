@@ -14,10 +14,20 @@ from dataclasses import dataclass, field, fields
 SCHEMA = 2
 
 
-def _split(cls, d: dict) -> tuple[dict, dict]:
-    """(known fields, the rest) of a stored dict for dataclass `cls`."""
+def _read(cls, d: dict, nested: dict):
+    """An instance of record class `cls` from a stored dict: its fields (the `nested` ones parsed by
+    their own readers), and every other key kept in `extra`."""
     names = {f.name for f in fields(cls)} - {"extra"}
-    return {k: v for k, v in d.items() if k in names}, {k: v for k, v in d.items() if k not in names}
+    known = {k: v for k, v in d.items() if k in names}
+    for name, reader in nested.items():
+        known[name] = reader(known.get(name))
+    return cls(**known, extra={k: v for k, v in d.items() if k not in names})
+
+
+def _write(record, nested: tuple[str, ...]) -> dict:
+    """The stored dict of a record: `extra` first, then its fields, the `nested` ones written by their own `to_dict`."""
+    out = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "extra" and f.name not in nested}
+    return {**record.extra, **out, **{name: getattr(record, name).to_dict() for name in nested}}
 
 
 @dataclass(frozen=True)
@@ -96,13 +106,10 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Calibration:
-        known, rest = _split(cls, dict(d or {}))
-        known["against_random_walk"] = AgainstRandomWalk.from_dict(known.get("against_random_walk"))
-        return cls(**known, extra=rest)
+        return _read(cls, dict(d or {}), {"against_random_walk": AgainstRandomWalk.from_dict})
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "against_random_walk")}
-        return {**self.extra, **out, "against_random_walk": self.against_random_walk.to_dict()}
+        return _write(self, ("against_random_walk",))
 
 
 @dataclass(frozen=True)
@@ -126,15 +133,10 @@ class Method:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Method:
-        d = dict(d or {})
-        d.setdefault("schema", 1)  # stored before records had a schema
-        known, rest = _split(cls, d)
-        known["calibration"] = Calibration.from_dict(known.get("calibration"))
-        return cls(**known, extra=rest)
+        return _read(cls, {"schema": 1, **(d or {})}, {"calibration": Calibration.from_dict})  # schema 1: stored before versions
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "calibration")}
-        return {**self.extra, **out, "calibration": self.calibration.to_dict()}
+        return _write(self, ("calibration",))
 
 
 @dataclass(frozen=True)
