@@ -8,7 +8,7 @@ progress, and its result or error. Any process can read it, so any HTTP worker a
   hashes data, settings and code) is unique among queued and running jobs (a partial unique
   index), so an identical request from any process gets the existing job.
 * Leases: a running job holds a lease that its worker renews every lease / 4 seconds
-  (`Heartbeat`). A job whose lease ran out lost its worker (a deploy, an OOM kill, SIGKILL):
+  (`Heartbeat`, a small process beside the computation). A job whose lease ran out lost its worker (a deploy, an OOM kill, SIGKILL):
   `sweep` queues it again once and fails it the second time, saying why. A job therefore ends, or
   is retried, within one lease plus one sweep interval of its worker's death.
 * Pruning: `sweep(prune=True)` deletes finished jobs older than the retention.
@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -217,33 +219,37 @@ class _transaction:
 
 
 class Heartbeat:
-    """Renews one attempt's lease every `settings.heartbeat` seconds in a background thread, and
-    carries the latest progress with it; `lost` says the job was swept from under this attempt."""
+    """Renews one attempt's lease every `settings.heartbeat` seconds from a small process of its own,
+    so a computation that holds the GIL for seconds (numba compiling, a long C fit) cannot starve it.
+    The beat stops when the attempt ends, when the job is no longer this attempt's, or when the
+    worker dies (its parent process changes), and then the lease runs out. `report` records progress."""
 
     def __init__(self, table: JobTable, job_id: str, attempt: int):
         self.table, self.job_id, self.attempt = table, job_id, attempt
-        self.progress: dict | None = None
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.table.settings.heartbeat):
-            if not self.table.renew(self.job_id, self.attempt, self.progress):
-                self.lost = True
-                return
+        self._proc: subprocess.Popen | None = None
 
     def report(self, **progress) -> None:
-        """Record progress now (and with every later beat)."""
-        self.progress = progress
-        if not self.table.renew(self.job_id, self.attempt, progress):
-            self.lost = True
+        self.table.renew(self.job_id, self.attempt, progress)
 
     def __enter__(self) -> "Heartbeat":
-        self._thread.start()
+        s = self.table.settings
+        self._proc = subprocess.Popen([sys.executable, "-m", "forecast.store.jobs", str(self.table.path), self.job_id, str(self.attempt),
+                                       str(s.lease), str(s.heartbeat), str(os.getpid())])
         return self
 
     def __exit__(self, *exc) -> bool:
-        self._stop.set()
-        self._thread.join()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait()
         return False
+
+
+def _beat(path: str, job_id: str, attempt: str, lease: str, interval: str, parent: str) -> None:
+    """The heartbeat process: renew until the attempt no longer owns the job or its worker is gone."""
+    table = JobTable(path, JobSettings(lease=float(lease)))
+    while os.getppid() == int(parent) and table.renew(job_id, int(attempt)):
+        time.sleep(float(interval))
+
+
+if __name__ == "__main__":
+    _beat(*sys.argv[1:7])

@@ -193,6 +193,9 @@ class Queue:
                 except Exception:  # noqa: BLE001 - the next sweep tries again; the consumer must keep running
                     log.exception("sweeping job leases failed")
 
+        close = getattr(self.huey.storage, "close", None)
+        if workers > 1 and close is not None:
+            close()  # process workers fork next: none may inherit this process's SQLite connection
         threading.Thread(target=sweeper, name="lease-sweeper", daemon=True).start()
         consumer = self.huey.create_consumer(workers=workers, worker_type="thread" if workers == 1 else "process",
                                              periodic=False, initial_delay=0.1, max_delay=1.0, check_worker_health=True)
