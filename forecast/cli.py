@@ -599,8 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser("worker", help="run queued refits and backtests (`smfcast serve` starts one)")
     wk.add_argument("--workers", type=int, default=int(os.environ.get("SMFCAST_QUEUE_WORKERS", "1")),
                     help="jobs at a time (default 1; more run in processes of their own)")
-    wk.add_argument("--nice", type=int, default=int(os.environ.get("SMFCAST_WORKER_NICE", "10")),
-                    help="CPU niceness added to the worker, so HTTP answers come first (default 10)")
+    wk.add_argument("--nice", type=int, default=int(os.environ.get("SMFCAST_WORKER_NICE", "19")),
+                    help="CPU niceness added to the worker, so HTTP answers come first (default 19, the lowest priority)")
     wk.add_argument("--drain", action="store_true", help="run what is queued now, then exit")
     wk.set_defaults(func=_worker)
 

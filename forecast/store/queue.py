@@ -8,8 +8,8 @@ only a job id, as JSON (never a pickle); the job table (`jobs.py`) holds what wa
 state, progress and the lease.
 
 `smfcast worker` runs one job at a time unless `SMFCAST_QUEUE_WORKERS` says more (each then in
-a process of its own), at a lower CPU priority than the HTTP workers (`SMFCAST_WORKER_NICE`,
-default 10: a refit takes the cycles the server leaves), fitting the metrics one after another.
+a process of its own), at the lowest CPU priority (`SMFCAST_WORKER_NICE`, default 19: a refit
+takes the cycles the HTTP workers leave), fitting the metrics one after another.
 It sweeps expired leases when it starts and every lease / 4 seconds after.
 """
 
@@ -179,7 +179,7 @@ class Queue:
             n += 1
         return n
 
-    def consume(self, workers: int = 1, nice: int = 10) -> None:
+    def consume(self, workers: int = 1, nice: int = 19) -> None:
         """Run the Huey consumer until SIGTERM/SIGINT, sweeping leases in the background."""
         if nice:
             os.nice(nice)
