@@ -308,7 +308,7 @@ def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, to
     ratios see the same load, and the median over rounds is reported."""
     token = store.with_name(store.stem + ".tokens").read_text().split()[-1]  # `smfcast serve` made it
     # the heaviest refit the API allows (10,000 paths, 5,000 per backtest window), so it outlasts the rounds
-    body = ({"seed": 7, "n_paths": 400, "models": ["ets", "theta"], "backtest_paths": 100} if args.small
+    body = ({"seed": 7, "n_paths": 2000, "models": ["arima", "ets", "theta"], "backtest_paths": 2000} if args.small
             else {"seed": 7, "n_paths": 10_000, "backtest_paths": 5_000})
     base = f"http://127.0.0.1:{port}"
     rounds = args.rounds or (2 if args.small else 5)
