@@ -190,3 +190,14 @@ def test_a_queue_url_that_is_not_redis_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("SMFCAST_QUEUE_URL", "amqp://localhost")
     with pytest.raises(InvalidInput, match="SMFCAST_QUEUE_URL must be a Redis URL"):
         open_queue(tmp_path / "s.sqlite")
+
+
+def test_an_unreachable_queue_is_a_503_and_the_job_ends_failed(tmp_path):
+    pytest.importorskip("redis", reason="the redis client library is not installed (pip install redis)")
+    from forecast.store.queue import QueueUnavailable
+    queue = Queue(tmp_path / "s.sqlite", f"redis://127.0.0.1:{_free_port()}/0")  # nothing listens there
+    with pytest.raises(QueueUnavailable) as info:
+        queue.submit_refit(CHEAP, "tester", DATA)
+    assert info.value.status == 503 and "unavailable" in info.value.message
+    con = sqlite3.connect(tmp_path / "s.sqlite")
+    assert con.execute("SELECT status, error FROM jobs").fetchall()[0][0] == "failed"

@@ -9,8 +9,9 @@ state, progress and the lease.
 
 `smfcast worker` runs one job at a time unless `SMFCAST_QUEUE_WORKERS` says more (each then in
 a process of its own), at the lowest CPU priority (`SMFCAST_WORKER_NICE`, default 19: a refit
-takes the cycles the HTTP workers leave), fitting the metrics one after another.
-It sweeps expired leases when it starts and every lease / 4 seconds after.
+takes the cycles the HTTP workers leave), fitting the metrics one after another. Not SCHED_IDLE:
+under sustained HTTP load an idle-class refit would never run, and every job must end. The worker
+sweeps expired leases when it starts and every lease / 4 seconds after.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ from forecast.store.runs import RunStore, create_run, run_id_for
 
 log = logging.getLogger("smfcast.queue")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class QueueUnavailable(SmfcastError):
+    """The queue's storage refused a message (Redis unreachable, a full disk): try again later."""
+
+    status = 503
 
 
 class JsonSerializer(Serializer):
@@ -102,7 +109,7 @@ class Queue:
                 self._task(job["job_id"])
             except Exception as exc:  # noqa: BLE001 - the queue's storage refused the message
                 self.jobs.fail(job["job_id"], f"the queue could not take the job: {type(exc).__name__}: {exc}")
-                raise SmfcastError(f"the job queue is unavailable ({type(exc).__name__}: {exc}); try again", "queue") from None
+                raise QueueUnavailable(f"the job queue is unavailable ({type(exc).__name__}: {exc}); try again", "queue") from None
         return self.jobs.get(job["job_id"]), created
 
     def sweep(self, prune: bool = False) -> list[str]:
