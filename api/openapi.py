@@ -176,7 +176,7 @@ def spec() -> dict:
                              "models": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(MEMBERS)}},
                              **_integers(BACKTEST_LIMITS)}}}}},
                      "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM,
-                                   "422": _PROBLEM}},
+                                   "422": _PROBLEM, "503": _PROBLEM}},
         },
         "/v1/runs": {
             **_get("Stored runs, newest first, with when each was last published", _TABLE),
@@ -190,7 +190,8 @@ def spec() -> dict:
                                                    "items": {"type": "string", "enum": list(MEMBERS)}},
                                         "publish": {"type": "boolean", "default": False},
                                         "reason": {"type": "string", "maxLength": MAX_REASON}}}}}},
-                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}},
+                     "responses": {"202": job, "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
+                                   "503": _PROBLEM}},
         },
         "/v1/runs/{run_id}/publish": {"post": {
             "summary": "Publish a stored run: requests that name no run get it from now on; the publication (run, time, token name, "
