@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from forecast import __version__
 from forecast.errors import SmfcastError
 
 from .tokens import configured_tokens, create_token_file, explicit, token_file
@@ -82,6 +83,7 @@ def serve(host: str, port: int, workers: int, store_path: Path) -> int:
     if gunicorn is None:
         raise SmfcastError("gunicorn is not installed in this environment; run `make serve`")
     prepare_tokens(host, store_path)
+    print(f"smfcast {__version__}: serving on http://{host}:{port}/v1/health, with the job worker", flush=True)
     env = {**os.environ, "SMFCAST_STORE": str(store_path)}
     worker_argv = [sys.executable, "-m", "forecast.cli", "--store", str(store_path), "worker"]
     api = subprocess.Popen(gunicorn_argv(gunicorn, host, port, workers), env=env, preexec_fn=_die_with_parent)

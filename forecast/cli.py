@@ -459,7 +459,6 @@ def _serve(args) -> int:
         _run(args)
     if args.data:
         os.environ["SMFCAST_DATA"] = str(args.data)
-    print(f"smfcast {__version__}: serving on http://{args.host}:{args.port}/v1/health, with the job worker", flush=True)
     return serve(args.host, args.port, args.workers, store.path.resolve())
 
 
