@@ -92,3 +92,15 @@ def test_leave_one_out_uses_only_the_other_windows():
     out = cal.leave_one_out(windows, truth, 1)
     # the window that missed by 50 was not stretched by its own score; every other window was
     assert np.std(out[0][1]) < 3 and all(np.std(p) > np.std(q) * 0.99 for (_, p), (_, q) in zip(out[1:], windows[1:]))
+
+
+def test_a_served_band_is_never_wider_than_ten_random_walks():
+    from forecast.engine.members import EXPLOSIVE_RATIO, random_walk_width
+    from forecast.registry.transforms import Transform
+    rng = np.random.default_rng(4)
+    y = 100 + np.cumsum(rng.normal(1, 2, 30))
+    paths = y[-1] + rng.normal(0, 2, size=(2000, 3))
+    factors, capped = cal.cap(paths, [1.5, 500.0, None], Transform("none"), y)
+    assert factors[0] == 1.5 and factors[2] is None and capped == [2]
+    lo, hi = np.percentile(cal.apply(paths, factors)[:, 1], [2.5, 97.5])
+    assert hi - lo == pytest.approx(EXPLOSIVE_RATIO * random_walk_width(y, 3)[1], rel=1e-3)

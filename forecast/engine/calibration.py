@@ -143,6 +143,39 @@ def apply(paths: np.ndarray, factors: list) -> np.ndarray:
     return out
 
 
+def cap(paths: np.ndarray, factors: list, transform, y: np.ndarray) -> tuple[list, list[int]]:
+    """Factors lowered where the stretched 95% band would be more than `EXPLOSIVE_RATIO` times as
+    wide as a random walk with drift's on the same series (natural units): the limit members are
+    held to, applied to what is served. A few windows with one wild miss against a narrow band give
+    a half-normal factor in the hundreds; a band that wide informs nobody. Returns the factors and
+    the (1-based) steps that were capped."""
+    from forecast.engine.members import EXPLOSIVE_RATIO, random_walk_width
+    steps = len(factors)
+    limit = EXPLOSIVE_RATIO * np.maximum(np.nan_to_num(random_walk_width(y, steps), nan=0.0), 1e-3 * float(np.mean(np.abs(y))))
+    out, capped = [], []
+    for k, f in enumerate(factors):
+        if f is None or not np.isfinite(f) or f <= 1:
+            out.append(f)
+            continue
+        col = paths[:, k]
+        med = np.median(col)
+
+        def width(g: float) -> float:
+            lo, hi = np.percentile(transform.inverse(med + g * (col - med)), [2.5, 97.5])
+            return float(hi - lo)
+        if width(f) <= limit[k]:
+            out.append(f)
+            continue
+        low, high = 1.0, float(f)
+        if width(low) <= limit[k]:
+            for _ in range(40):
+                mid = 0.5 * (low + high)
+                low, high = (mid, high) if width(mid) <= limit[k] else (low, mid)
+        out.append(low)
+        capped.append(k + 1)
+    return out, capped
+
+
 def leave_one_out(windows: list[tuple[int, np.ndarray]], truth: np.ndarray, h: int, rule=None) -> list[tuple[int, np.ndarray]]:
     """Each window's paths stretched by factors learned from the *other* windows (`rule` maps the
     horizon records to factors, as a run applies them; raw factors by default), so the calibrated

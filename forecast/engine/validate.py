@@ -236,7 +236,8 @@ def forecast_series(task) -> dict:
         point, ens = combine(fitted.paths, learned.weights, rng_for(seed, s.id, ENSEMBLE), learned.combination, space)
         raw = (space.inverse(point), space.inverse(ens))
         if learned.factors is not None:
-            ens = calibration.apply(ens, calibration.extend(learned.factors, h)[0])
+            factors, _ = calibration.cap(ens, calibration.extend(learned.factors, h)[0], space, s.train)
+            ens = calibration.apply(ens, factors)
         out["served"] = {"raw": raw, "calibrated": (space.inverse(point), space.inverse(ens))}
     out["bands"], bench_seconds, out["benchmark_fallback"] = _benchmarks(s)
     out["seconds"].update(bench_seconds)
@@ -382,8 +383,8 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
                 point, ens = combine(natural, w, rng(ENSEMBLE), how, space)
                 table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
             point, ens = combine(natural, weights, rng(ENSEMBLE), how, space)
-            table.add("ensemble (calibrated)", s, _path_bands(space.inverse(calibration.apply(ens, factors[: ens.shape[1]])),
-                                                              space.inverse(point)), secs)
+            capped, _ = calibration.cap(ens, factors[: ens.shape[1]], space, s.train)
+            table.add("ensemble (calibrated)", s, _path_bands(space.inverse(calibration.apply(ens, capped)), space.inverse(point)), secs)
         else:
             point, ens = combine(natural, None, rng(ENSEMBLE), r["learned"]["combination"], space)
             table.add("ensemble (equal weights)", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
