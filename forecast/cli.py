@@ -445,7 +445,7 @@ def _worker(args) -> int:
     if args.drain:
         print(f"ran {queue.drain()} queued job(s)")
         return 0
-    queue.consume(workers=args.workers, nice=args.nice)
+    queue.consume(workers=args.workers, nice=args.nice, idle=not args.no_idle)
     return 0
 
 
@@ -600,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="jobs at a time (default 1; more run in processes of their own)")
     wk.add_argument("--nice", type=int, default=int(os.environ.get("SMFCAST_WORKER_NICE", "19")),
                     help="CPU niceness added to the worker, so HTTP answers come first (default 19, the lowest priority)")
+    wk.add_argument("--no-idle", action="store_true", default=os.environ.get("SMFCAST_WORKER_IDLE") == "0",
+                    help="compute jobs at the worker's niceness instead of on idle CPU only (Linux SCHED_IDLE; the default)")
     wk.add_argument("--drain", action="store_true", help="run what is queued now, then exit")
     wk.set_defaults(func=_worker)
 

@@ -201,3 +201,25 @@ def test_an_unreachable_queue_is_a_503_and_the_job_ends_failed(tmp_path):
     assert info.value.status == 503 and "unavailable" in info.value.message
     con = sqlite3.connect(tmp_path / "s.sqlite")
     assert con.execute("SELECT status, error FROM jobs").fetchall()[0][0] == "failed"
+
+
+def test_jobs_compute_on_idle_cpu_while_their_heartbeat_keeps_ordinary_scheduling(tmp_path, monkeypatch):
+    import os
+    import threading
+    if not hasattr(os, "SCHED_IDLE"):
+        pytest.skip("SCHED_IDLE is Linux-only")
+    queue = Queue(tmp_path / "s.sqlite")
+    queue.idle = True  # as `smfcast worker` runs it
+    seen = {}
+
+    def execute(job_id, kind, params, by, data_dir, beat):
+        seen["job"], seen["heartbeat"] = os.sched_getscheduler(0), os.sched_getscheduler(beat._proc.pid)
+        return {}
+
+    monkeypatch.setattr(queue, "_execute", execute)
+    queue.submit_refit(CHEAP, "tester", DATA)
+    worker = threading.Thread(target=queue.drain)  # a thread of its own, as Huey's worker: the policy is per thread
+    worker.start()
+    worker.join()
+    assert seen == {"job": os.SCHED_IDLE, "heartbeat": os.SCHED_OTHER}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread untouched

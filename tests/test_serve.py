@@ -89,7 +89,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`smfcast serve` with 2 gunicorn workers and its job worker, over a store holding one published run."""
+    """`smfcast serve` with 2 gunicorn workers and its job worker, over a store holding one published run.
+    Jobs run at the worker's niceness, not on idle CPU only: on a machine busy with other tests an
+    idle-class refit could wait for minutes."""
     folder = tmp_path_factory.mktemp("serve")
     store = folder / "live.sqlite"
     create_run(DATA, FIRST, RunStore(store))
@@ -97,7 +99,8 @@ def server(tmp_path_factory):
     log = folder / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "forecast.cli", "--store", str(store), "serve", "--port", str(port),
-                                 "--workers", "2"], cwd=REPO, env=_env(SMFCAST_JOB_LEASE=str(LEASE)), stdout=out, stderr=subprocess.STDOUT)
+                                 "--workers", "2"], cwd=REPO, env=_env(SMFCAST_JOB_LEASE=str(LEASE), SMFCAST_WORKER_IDLE="0"),
+                                stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
