@@ -20,6 +20,7 @@ explicitly (either variable, or `SMFCAST_TOKEN_FILE`).
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -29,6 +30,7 @@ from flask import current_app, request
 
 from forecast.errors import InvalidInput, SmfcastError
 
+log = logging.getLogger("smfcast.api")
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 EXPLICIT = ("SMFCAST_API_TOKEN", "SMFCAST_API_TOKENS", "SMFCAST_TOKEN_FILE")
 
@@ -39,6 +41,10 @@ class Unauthorized(SmfcastError):
 
 class Forbidden(SmfcastError):
     status = 403
+
+
+class TokensUnreadable(SmfcastError):
+    status = 503
 
 
 def token_file(store_path: str | Path, environ=os.environ) -> Path:
@@ -118,5 +124,9 @@ def require_token() -> str:
     """Refuse the request unless it carries a valid write token; return the token's name."""
     tokens = current_app.config.get("SMFCAST_API_TOKENS")
     if tokens is None:
-        tokens = configured_tokens(current_app.config["SMFCAST_STORE"])
+        try:
+            tokens = configured_tokens(current_app.config["SMFCAST_STORE"])
+        except InvalidInput as exc:  # the operator's mistake, not the client's: say so in the log, not in the answer
+            log.error("write tokens cannot be read: %s", exc.message)
+            raise TokensUnreadable("this server's write tokens cannot be read; its log says why", "Authorization") from None
     return match(tokens, request.headers.get("Authorization", ""))

@@ -318,3 +318,14 @@ def test_backtests_rerun_by_post_then_read_by_get(client):
         mine = [r for r in rows if r["model"] == s["model"] and r["series_id"] == s["series_id"]]
         inside = [float(r["lo-95"]) <= float(r["y"]) <= float(r["hi-95"]) for r in mine]
         assert s["coverage-95"] == pytest.approx(sum(inside) / len(inside))
+
+
+def test_a_broken_token_file_is_the_operators_problem_not_the_clients(small_store, tmp_path, monkeypatch):
+    from api import create_app
+    from tests.conftest import DATA
+    broken = tmp_path / "tokens"
+    broken.write_text("admin\n", encoding="utf-8")  # a name without a token
+    monkeypatch.setenv("SMFCAST_TOKEN_FILE", str(broken))
+    app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path)})
+    body = _problem(app.test_client().post("/v1/runs", headers={"Authorization": "Bearer x"}), 503, "Authorization")
+    assert str(broken) not in body["detail"]
