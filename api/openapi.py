@@ -202,7 +202,8 @@ def spec() -> dict:
                 "type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": MAX_REASON}}}}}},
             "responses": {"200": {"description": "The publication", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/Publication"}}}},
-                          "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}}},
+                          "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
+                          "503": _PROBLEM}}},
         "/v1/publications": _get("Every publication (run, time, who, reason), newest first; `current` marks the published run", _TABLE),
         "/v1/runs/{run_id}": _get("One run: configuration, inputs, methods, failures, grades",
                                   [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
