@@ -107,7 +107,7 @@ def quantile_average(member_paths: dict[str, np.ndarray], weights: dict[str, flo
 
 
 COMBINATIONS = ("mixture", "quantiles")
-DEFAULT_COMBINATION = "mixture"  # the better interval score on M3 yearly and quarterly (docs/anchors.md)
+DEFAULT_COMBINATION = "mixture"  # the lower interval score on the M3 training parts, yearly and quarterly (README, validation)
 
 
 def combine(member_paths: dict[str, np.ndarray], weights: dict[str, float] | None, rng: np.random.Generator,

@@ -6,7 +6,7 @@ sample paths that carry the uncertainty of every parameter.
   d: KPSS level-stationarity test at 5% with the short lag truncation trunc(3 sqrt(n) / 13) of
   R's auto.arima, applied after the seasonal difference; at most one by default (`max_d`): a second
   difference extrapolates a trend in the growth rate, which on M3 cost 0.3 sMAPE on yearly and
-  0.15 on quarterly data (docs/anchors.md), and with logs it made paths explode. `max_d=2` is
+  0.1 on quarterly data (docs/anchors.md), and with logs it made paths explode. `max_d=2` is
   honoured only from `MIN_POINTS_D2` points.
 * Orders. p, q <= 2 and P, Q <= 1, with a mean (no differencing) or a drift (one difference) or
   without, chosen stepwise by AICc (Hyndman & Khandakar 2008): start from four orders, move to the
