@@ -30,7 +30,7 @@ from pathlib import Path
 
 from forecast.errors import DataError, InvalidInput, NotFound, Rejected, RowError, SmfcastError
 from forecast.registry import atomic, changes, texts
-from forecast.registry.series import REGISTRY_FILES, load_registry
+from forecast.registry.series import REGISTRY_FILES, SeriesIdentity, load_registry
 from forecast.registry.texts import OBSERVATIONS, SERIES, SOURCES
 
 MAX_PROBLEMS = 50  # problems listed in one answer; a file with more has a systematic fault
@@ -87,13 +87,7 @@ class NewSource:
 
 
 @dataclass(frozen=True)
-class NewSeries:
-    id: str
-    title_en: str
-    title_zh: str
-    unit: str
-    frequency: str
-    region: str
+class NewSeries(SeriesIdentity):
     bounds: tuple[float, float]
     transform: str
     national: str | None = None

@@ -40,13 +40,19 @@ def default_data_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class SeriesMeta:
+class SeriesIdentity:
+    """What names and describes a series: shared by the registry's series and new ones being added."""
+
     id: str
     title_en: str
     title_zh: str
     unit: str
     frequency: str
     region: str
+
+
+@dataclass(frozen=True)
+class SeriesMeta(SeriesIdentity):
     lower: float
     upper: float
     transform: str
