@@ -12,7 +12,7 @@ import sys
 
 from forecast import __version__
 from forecast.blas import single_threaded
-from forecast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED
+from forecast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED, env_number
 from forecast.errors import InvalidInput, SmfcastError
 from forecast.outputs.bands import level_columns
 from forecast.outputs.tables import FORMATS, csv_text, render
@@ -596,9 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(func=_runs)
 
     wk = sub.add_parser("worker", help="run queued refits and backtests (`smfcast serve` starts one)")
-    wk.add_argument("--workers", type=int, default=int(os.environ.get("SMFCAST_QUEUE_WORKERS", "1")),
+    wk.add_argument("--workers", type=int, default=env_number("SMFCAST_QUEUE_WORKERS", 1, 1, whole=True),
                     help="jobs at a time (default 1; more run in processes of their own)")
-    wk.add_argument("--nice", type=int, default=int(os.environ.get("SMFCAST_WORKER_NICE", "19")),
+    wk.add_argument("--nice", type=int, default=env_number("SMFCAST_WORKER_NICE", 19, 0, whole=True),
                     help="CPU niceness added to the worker, so HTTP answers come first (default 19, the lowest priority)")
     wk.add_argument("--no-idle", action="store_true", default=os.environ.get("SMFCAST_WORKER_IDLE") == "0",
                     help="compute jobs at the worker's niceness instead of on idle CPU only (Linux SCHED_IDLE; the default)")
@@ -607,16 +607,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the HTTP API under gunicorn, with the job worker")
     serve.add_argument("--host", default=os.environ.get("SMFCAST_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("SMFCAST_PORT", "8000")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("SMFCAST_WORKERS", "2")))
+    serve.add_argument("--port", type=int, default=env_number("SMFCAST_PORT", 8000, 1, whole=True))
+    serve.add_argument("--workers", type=int, default=env_number("SMFCAST_WORKERS", 2, 1, whole=True))
     serve.set_defaults(func=_serve)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     single_threaded()  # one BLAS thread per process, inherited by the server, the worker and the pool (`forecast.blas`)
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # the parser reads settings from the environment
         return args.func(args)
     except SmfcastError as exc:
         print(f"smfcast: error: {exc.message}", file=sys.stderr)

@@ -1,6 +1,11 @@
 """The defaults every layer shares, defined once: the members, the ensemble's name, band levels,
 the seed, the number of sample paths and the shape of a backtest rerun. The CLI, the API, the
-engine, the benchmarks and the notebooks all read them from here."""
+engine, the benchmarks and the notebooks all read them from here. `env_number` reads the
+settings an operator may override in the environment (SMFCAST_...), with one error for a bad one."""
+
+import os
+
+from forecast.errors import InvalidInput
 
 MEMBERS = ("arima", "prophet", "ets", "theta")  # the forecasting models every run fits
 ENSEMBLE = "ensemble"  # the name under which the combination of the members is stored and served
@@ -11,3 +16,19 @@ MAX_N_PATHS = 10_000  # the most a refit may ask for (a run stores n_paths x yea
 # A backtest rerun (`smfcast backtest`, `POST /v1/backtests`): h steps ahead from each of n_windows
 # origins step_size apart (4 steps: a year of quarters), with n_paths sample paths per model.
 BACKTEST = {"h": 4, "n_windows": 8, "step_size": 1, "n_paths": 500}
+
+
+def env_number(name: str, default: float, minimum: float, whole: bool = False) -> float:
+    """The number in environment variable `name` (`default` when unset or empty); a value that is
+    not a number, not whole where `whole`, or below `minimum` is refused naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise InvalidInput(f"{name} must be {kind}, got {raw!r}", name) from None
+    if value < minimum:
+        raise InvalidInput(f"{name} must be at least {minimum:g}, got {raw}", name)
+    return value

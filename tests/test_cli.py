@@ -50,6 +50,14 @@ def test_bad_arguments_exit_non_zero_with_one_line(capsys):
     assert len(err.strip().splitlines()) == 1 and "invalid choice: 'gdp'" in err
 
 
+@pytest.mark.parametrize("name, value, reason", [("SMFCAST_PORT", "eighty", "must be a whole number, got 'eighty'"),
+                                                 ("SMFCAST_QUEUE_WORKERS", "0", "must be at least 1, got 0")])
+def test_a_bad_setting_in_the_environment_is_one_line_naming_it(monkeypatch, capsys, name, value, reason):
+    monkeypatch.setenv(name, value)
+    code, out, err = _run(capsys, "data", "check")  # every command: the parser reads the settings
+    assert code == 2 and out == "" and err.strip() == f"smfcast: error: {name} {reason}"
+
+
 def test_broken_data_is_one_located_line(tmp_path, capsys):
     import shutil
     shutil.copytree(DATA, tmp_path / "data")

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from forecast.errors import InvalidInput, NotFound
+from forecast.defaults import env_number
+from forecast.errors import NotFound
 
 STATES = ("queued", "running", "succeeded", "failed")
 _COLUMNS = {  # name -> declaration; stores made before the queue have only the first eight
@@ -47,19 +48,6 @@ def _iso(t: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if t is None else t, timezone.utc).isoformat(timespec="seconds")
 
 
-def _env_number(name: str, default: float, minimum: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number, got {raw!r}", name) from None
-    if value < minimum:
-        raise InvalidInput(f"{name} must be at least {minimum:g}, got {raw}", name)
-    return value
-
-
 @dataclass(frozen=True)
 class JobSettings:
     lease: float = 60.0  # seconds without a heartbeat before a running job counts as orphaned
@@ -69,8 +57,8 @@ class JobSettings:
     @classmethod
     def from_env(cls) -> "JobSettings":
         d = cls()
-        return cls(_env_number("SMFCAST_JOB_LEASE", d.lease, 1.0), int(_env_number("SMFCAST_JOB_ATTEMPTS", d.attempts, 1)),
-                   _env_number("SMFCAST_JOB_RETENTION_DAYS", d.retention_days, 0.0))
+        return cls(env_number("SMFCAST_JOB_LEASE", d.lease, 1.0), env_number("SMFCAST_JOB_ATTEMPTS", d.attempts, 1, whole=True),
+                   env_number("SMFCAST_JOB_RETENTION_DAYS", d.retention_days, 0.0))
 
     @property
     def heartbeat(self) -> float:

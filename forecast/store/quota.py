@@ -13,27 +13,13 @@ and says so in the log. Backtests are kept to the newest `max_backtests`.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from dataclasses import dataclass
 
-from forecast.errors import InvalidInput
+from forecast.defaults import env_number
 from forecast.store.publications import ever_published
 
 log = logging.getLogger("smfcast.store")
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number, got {raw!r}", name) from None
-    if value < 1:
-        raise InvalidInput(f"{name} must be at least 1, got {value}", name)
-    return value
 
 
 @dataclass(frozen=True)
@@ -45,8 +31,9 @@ class Quota:
     @classmethod
     def from_env(cls) -> "Quota":
         d = cls()
-        return cls(_env_int("SMFCAST_STORE_MAX_RUNS", d.max_runs), _env_int("SMFCAST_STORE_MAX_MB", d.max_bytes // 10**6) * 10**6,
-                   _env_int("SMFCAST_STORE_MAX_BACKTESTS", d.max_backtests))
+        return cls(env_number("SMFCAST_STORE_MAX_RUNS", d.max_runs, 1, whole=True),
+                   env_number("SMFCAST_STORE_MAX_MB", d.max_bytes // 10**6, 1, whole=True) * 10**6,
+                   env_number("SMFCAST_STORE_MAX_BACKTESTS", d.max_backtests, 1, whole=True))
 
 
 def prune(con: sqlite3.Connection, quota: Quota, keep: str) -> list[str]:
