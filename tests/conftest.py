@@ -55,7 +55,9 @@ def live_server(small_store):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"SMFCAST_STORE": str(small_store.path), "PATH": str(Path(sys.executable).parent), "OPENBLAS_NUM_THREADS": "1"}
+    # An explicit token, so `serve` does not create a token file beside the store other tests share.
+    env = {"SMFCAST_STORE": str(small_store.path), "PATH": str(Path(sys.executable).parent), "OPENBLAS_NUM_THREADS": "1",
+           "SMFCAST_API_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "forecast.cli", "serve", "--port", str(port), "--workers", "1"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
