@@ -14,6 +14,7 @@ from flask import Flask
 from forecast.registry.series import default_data_dir, load_registry
 from forecast.store.runs import RunStore, default_store_path
 
+from .params import registry_of
 from .problems import register_problem_handlers
 from .response_cache import CachedGets, ResponseCache
 
@@ -42,7 +43,9 @@ def create_app(config: dict | None = None) -> Flask:
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
     published = store.published()
-    app.extensions["smfcast_registry"] = (published.inputs if published else None, load_registry(app.config["SMFCAST_DATA"]))
+    load_registry(app.config["SMFCAST_DATA"])  # a broken data folder stops the start, named
+    run_id = published.run_id if published else None
+    app.extensions["smfcast_registry"] = (run_id, registry_of(store, run_id, app.config["SMFCAST_DATA"]))
     app.extensions["smfcast_responses"] = ResponseCache()
     app.wsgi_app = CachedGets(app.wsgi_app, app.extensions["smfcast_responses"], store.published_id)
     register_problem_handlers(app)

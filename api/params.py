@@ -47,20 +47,37 @@ def json_fields(example: str, fields: tuple[str, ...], taker: str) -> dict:
     return body
 
 
+PINNED_REGISTRIES = 4  # registries of pinned, unpublished runs a worker keeps loaded
+
+
 def store() -> RunStore:
     return current_app.extensions["smfcast_store"]
 
 
-def registry():
-    """The registry of the published run's data: reloaded when a run with other inputs is
-    published (a refit after new data), so series, sources and the workbook agree with it."""
+def registry(pinned: Run | None = None):
+    """The registry of a run's data, from the files the run keeps (the data folder for a run
+    stored before runs kept them); by default the published run's. Every worker serves the same
+    series, sources and workbook, whenever it started; they change when another run is published,
+    not when the files do."""
     published = store().published()
-    inputs = published.inputs if published is not None else None
+    run_id = published.run_id if published is not None else None
+    if pinned is not None and pinned.run_id != run_id:
+        others = current_app.extensions.setdefault("smfcast_pinned_registries", {})
+        if pinned.run_id not in others:
+            while len(others) >= PINNED_REGISTRIES:
+                others.pop(next(iter(others)))
+            others[pinned.run_id] = registry_of(store(), pinned.run_id, current_app.config["SMFCAST_DATA"])
+        return others[pinned.run_id]
     loaded_for, reg = current_app.extensions["smfcast_registry"]
-    if inputs != loaded_for:
-        reg = load_registry(current_app.config["SMFCAST_DATA"])
-        current_app.extensions["smfcast_registry"] = (inputs, reg)
+    if run_id != loaded_for:
+        reg = registry_of(store(), run_id, current_app.config["SMFCAST_DATA"])
+        current_app.extensions["smfcast_registry"] = (run_id, reg)
     return reg
+
+
+def registry_of(run_store: RunStore, run_id: str | None, data_dir: str):
+    files = run_store.registry_files(run_id) if run_id is not None else None
+    return load_registry(data_dir, files) if files else load_registry(data_dir)
 
 
 def run() -> Run:

@@ -134,22 +134,33 @@ def test_cli_run_says_whether_it_published(tmp_path, capsys):
     assert "--paths must be an integer in [100, 10000]" in capsys.readouterr().err
 
 
+SIX = {"numpy", "pandas", "scipy", "statsmodels", "prophet", "statsforecast"}
+
+
 def test_run_id_hashes_library_versions_and_the_run_stores_them(monkeypatch, small_run):
-    assert small_run.libraries == library_versions() and set(small_run.libraries) >= {"numpy", "statsforecast", "prophet"}
+    assert small_run.libraries == library_versions() and set(small_run.libraries) == SIX
     assert small_run.header()["libraries"] == small_run.libraries
     before = run_id_for(DATA, SMALL)[0]
-    upgraded = {**library_versions(), "statsforecast": "99.0.0"}
-    monkeypatch.setattr("forecast.store.runs.library_versions", lambda: upgraded)
-    assert run_id_for(DATA, SMALL)[0] != before
+    for lib in sorted(SIX):  # an upgrade of any one of them gives another run
+        upgraded = {**library_versions(), lib: "99.0.0"}
+        monkeypatch.setattr("forecast.store.runs.library_versions", lambda u=upgraded: u)
+        assert run_id_for(DATA, SMALL)[0] != before, lib
 
 
-def test_the_workbook_and_json_print_the_runs_own_library_versions(client, small_store, small_run):
+def test_the_workbook_and_json_print_the_runs_own_library_versions(tmp_path, monkeypatch):
+    from api import create_app
     from forecast.outputs.workbook import build_workbook
-    assert client.get(f"/v1/runs/{small_run.run_id}").get_json()["libraries"] == small_run.libraries
-    older = dataclasses.replace(small_run, summary={**small_run.summary, "libraries": {**small_run.libraries, "statsforecast": "1.7.0"}})
-    wb = load_workbook(io.BytesIO(build_workbook(small_store, older, metrics=["npl_ratio"])))
+    older = {**library_versions(), "statsforecast": "1.7.0", "pandas": "1.5.3"}
+    monkeypatch.setattr("forecast.store.runs.library_versions", lambda: older)
+    store = RunStore(tmp_path / "old.sqlite")
+    run = create_run(DATA, CHEAP, store)  # a run made with other versions than this process has
+    monkeypatch.undo()
+    assert run.libraries == older != library_versions()
+    client = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(store.path), "TESTING": True}).test_client()
+    assert client.get(f"/v1/runs/{run.run_id}").get_json()["libraries"] == older
+    wb = load_workbook(io.BytesIO(build_workbook(store, run, metrics=["npl_ratio"])))
     rows = {r[0]: r[1] for r in wb["run"].iter_rows(values_only=True) if r and r[0]}
-    assert rows["library.statsforecast"] == "1.7.0"  # what the run was made with, not what exports it
+    assert rows["library.statsforecast"] == "1.7.0" and rows["library.pandas"] == "1.5.3"  # the run's, not the exporter's
 
 
 def test_backtest_ids_include_the_engine_code(monkeypatch):
@@ -173,7 +184,9 @@ def test_quota_prunes_unpublished_runs_oldest_first_never_published(tmp_path):
     assert len(ids) == 3 and runs[0].run_id in ids and runs[1].run_id in ids  # both were published once
     assert kept.run_id not in ids  # the oldest never-published run went first
     con = sqlite3.connect(store.path)
-    assert con.execute("SELECT COUNT(*) FROM paths WHERE run_id = ?", (kept.run_id,)).fetchone()[0] == 0
+    for table in ("paths", "run_files"):
+        assert con.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (kept.run_id,)).fetchone()[0] == 0
+    assert con.execute("SELECT COUNT(DISTINCT run_id) FROM run_files").fetchone()[0] == 3  # the kept runs keep theirs
     tiny = RunStore(tmp_path / "b.sqlite", Quota(max_runs=50, max_bytes=1))
     a, b = create_run(DATA, _cheap(1), tiny), create_run(DATA, _cheap(2), tiny)
     c = create_run(DATA, _cheap(3), tiny)
@@ -244,5 +257,12 @@ def test_workers_reload_the_registry_when_the_published_runs_data_changes(tmp_pa
                    encoding="utf-8")
     new = create_run(data, CHEAP, store)
     assert value_2022() == 786.4  # the published run still reads the data it was made from
+    # a worker started (or recycled) after the files changed serves the same: the run's own files
+    fresh = create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store.path), "TESTING": True}).test_client()
+    rows = fresh.get("/v1/series/qh_smallmicro_loans").get_json()["rows"]
+    assert next(r["value"] for r in rows if r["period"] == "2022") == 786.4
     store.publish(new.run_id, "t", "revised 2022")
     assert value_2022() == 790.0
+    rows = fresh.get("/v1/series/qh_smallmicro_loans").get_json()["rows"]
+    assert next(r["value"] for r in rows if r["period"] == "2022") == 790.0
+    assert store.registry_files(new.run_id)["observations.csv"] == obs.read_text(encoding="utf-8")

@@ -279,6 +279,14 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
     return rows
 
 
+def registry_texts(data_dir: str | Path) -> dict[str, str]:
+    """The text of every file `load_registry` reads (the change log when there is one): what a run
+    keeps, so the registry it was made from can be served after the files change."""
+    data_dir = Path(data_dir)
+    names = REGISTRY_FILES + ((changes.LOG,) if (data_dir / changes.LOG).exists() else ())
+    return {name: (data_dir / name).read_bytes().decode("utf-8") for name in names}
+
+
 def load_registry(data_dir: str | Path | None = None, texts: Mapping[str, str] | None = None) -> Registry:
     """Load and validate the registry in `data_dir` (default: `default_data_dir()`).
 
@@ -295,7 +303,10 @@ def load_registry(data_dir: str | Path | None = None, texts: Mapping[str, str] |
     for name in REGISTRY_FILES:
         data = texts[name].encode("utf-8") if texts is not None and name in texts else (data_dir / name).read_bytes()
         digest.update(name.encode() + b"\0" + data)
-    # Each series' vintage, from the change log beside the files; a would-be registry (`texts`) is
-    # only being checked and needs none.
-    last = changes.last_changes(changes.read_log(data_dir)) if texts is None else {}
+    # Each series' vintage, from the change log beside the files (or in `texts`, a run's snapshot);
+    # a would-be registry being checked needs none.
+    if texts is None:
+        last = changes.last_changes(changes.read_log(data_dir))
+    else:
+        last = changes.last_changes(changes.read_log(data_dir, texts[changes.LOG])) if changes.LOG in texts else {}
     return Registry(data_dir, series, sources, headlines, rows, digest.hexdigest(), last)

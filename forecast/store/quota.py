@@ -50,6 +50,7 @@ def prune(con: sqlite3.Connection, quota: Quota, keep: str) -> list[str]:
         if run_id in protected:
             continue
         con.execute("DELETE FROM paths WHERE run_id = ?", (run_id,))
+        con.execute("DELETE FROM run_files WHERE run_id = ?", (run_id,))
         con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
         pruned.append(run_id)
         count, total = count - 1, total - size

@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -39,7 +40,7 @@ from forecast.policy.scenarios import (
 )
 from forecast.policy.targets import Target, check_target_years, load_targets
 from forecast.registry.periods import parse_period
-from forecast.registry.series import HEADLINE_METRICS, default_data_dir, load_registry
+from forecast.registry.series import HEADLINE_METRICS, default_data_dir, load_registry, registry_texts
 from forecast.registry.transforms import Transform
 from forecast.store import publications
 from forecast.store.quota import Quota, prune
@@ -56,6 +57,11 @@ CREATE TABLE IF NOT EXISTS backtests (
 CREATE TABLE IF NOT EXISTS paths (
     run_id TEXT NOT NULL REFERENCES runs(run_id), metric TEXT NOT NULL, model TEXT NOT NULL,
     scenario TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run_id, metric, model, scenario)
+);
+-- the registry files a run was made from (zlib-compressed UTF-8), so what is served with it agrees
+CREATE TABLE IF NOT EXISTS run_files (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), name TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
 );
 """ + publications.SCHEMA
 # The libraries whose versions change the numbers (statsforecast's ETS simulation, statsmodels'
@@ -227,7 +233,8 @@ class RunStore:
     def exists(self, run_id: str) -> bool:
         return self._connect().execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 
-    def save(self, run: Run, arrays: dict[tuple[str, str, str], np.ndarray]) -> None:
+    def save(self, run: Run, arrays: dict[tuple[str, str, str], np.ndarray], files: dict[str, str] | None = None) -> None:
+        """Store a run with its sample paths and the registry files it was made from (`files`)."""
         con = self._connect()
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -237,6 +244,8 @@ class RunStore:
                     json.dumps(run.inputs, sort_keys=True), json.dumps(run.summary, sort_keys=True, ensure_ascii=False)))
                 con.executemany("INSERT INTO paths VALUES (?, ?, ?, ?, ?)", [
                     (run.run_id, metric, model, scenario, _to_blob(a)) for (metric, model, scenario), a in arrays.items()])
+                con.executemany("INSERT INTO run_files VALUES (?, ?, ?)", [
+                    (run.run_id, name, zlib.compress(text.encode("utf-8"))) for name, text in (files or {}).items()])
                 if publications.current(con) is None:
                     publications.insert(con, run.run_id, *publications.FIRST_RUN)
                 prune(con, self.quota, keep=run.run_id)
@@ -244,6 +253,11 @@ class RunStore:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def registry_files(self, run_id: str) -> dict[str, str] | None:
+        """The registry files the run was made from; None for a run stored before they were kept."""
+        rows = self._connect().execute("SELECT name, data FROM run_files WHERE run_id = ?", (run_id,)).fetchall()
+        return {name: zlib.decompress(data).decode("utf-8") for name, data in rows} or None
 
     def save_backtest(self, backtest_id: str, spec: dict, result: dict) -> None:
         """Backtest results are immutable too: the first result stored under an id stays."""
@@ -372,7 +386,8 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     run_id, inputs = run_id_for(data_dir, config)
     if store.exists(run_id):
         return store.get(run_id)
-    reg = load_registry(data_dir)
+    files = registry_texts(data_dir)
+    reg = load_registry(data_dir, files)
     levers = load_levers(data_dir)
     presets = load_scenarios(data_dir, levers)
     targets = load_targets(data_dir, until_year=config.until_year)
@@ -403,5 +418,5 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     summary["vintage"] = vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = Run(run_id, created, __version__, config.to_dict(), inputs, summary)
-    store.save(run, arrays)
+    store.save(run, arrays, files)
     return store.get(run_id)
