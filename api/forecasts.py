@@ -22,7 +22,7 @@ from forecast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
 from .params import allow, many, registry, run, store
-from .response_cache import CACHE_CONTROL, etag_for
+from .response_cache import CACHE_CONTROL, CACHE_HEADERS, etag_for
 
 bp = Blueprint("forecasts", __name__)
 FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
@@ -50,7 +50,7 @@ def get_forecasts():
     name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
     # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run),
     # which reads the paths itself (and refuses unknown names); the long table is for the other formats.
-    workbook = build_workbook(store(), r, registry(), metrics, scenarios, model, levels) if requested_format() == "xlsx" else None
+    workbook = build_workbook(store(), r, registry(r), metrics, scenarios, model, levels) if requested_format() == "xlsx" else None
     rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history)
     resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
                                                           "model": model, "levels": list(levels)},
@@ -58,12 +58,12 @@ def get_forecasts():
     # Built, so the query was valid: only now may a conditional request (even `*`) answer 304.
     etag = etag_for(r.run_id, request.environ)
     resp.set_etag(etag)
-    resp.headers["Cache-Control"] = CACHE_CONTROL
+    resp.headers.update(CACHE_HEADERS)
     current_app.extensions["smfcast_responses"].put(etag, resp.get_data(), list(resp.headers.items()))
     if request.if_none_match.contains_weak(etag):
         not_modified = Response(status=304)
         not_modified.set_etag(etag)
-        not_modified.headers["Cache-Control"] = CACHE_CONTROL
+        not_modified.headers.update(CACHE_HEADERS)
         return not_modified
     return resp
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 CACHE_CONTROL = "public, max-age=60"
+# A forecast answer is JSON, CSV or XLSX by the Accept header too: a shared cache must key on it.
+CACHE_HEADERS = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept"}
 
 
 class ResponseCache:
@@ -51,15 +53,22 @@ class ResponseCache:
                 self.bytes -= len(self.items.popitem(last=False)[1][0])
 
 
+def source_digest(*roots: Path) -> str:
+    """Hash of the Python sources and templates under `roots`."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(list(root.rglob("*.py")) + list(root.rglob("*.html"))):
+            digest.update(root.name.encode() + b"/" + path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @lru_cache(maxsize=1)
 def api_digest() -> str:
-    """Hash of the API's source and templates: a deploy that changes how answers are written
-    changes every ETag (the run id already covers the engine and the presentation code)."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(list(root.rglob("*.py")) + list(root.rglob("*.html"))):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    """Hash of the code that writes an answer: the API and the `forecast` package (tables, bands,
+    workbooks and scenarios are written at request time). The run id covers only the code that
+    made the run, so a deploy that changes how answers are written must change every ETag."""
+    here = Path(__file__).resolve().parent
+    return source_digest(here, here.parent / "forecast")
 
 
 def etag_for(run_id: str, environ: dict) -> str:
@@ -106,7 +115,7 @@ class CachedGets:
                 if hit is not None:
                     body, headers = hit
                     if weak_match(environ.get("HTTP_IF_NONE_MATCH"), etag):
-                        start_response("304 NOT MODIFIED", [("ETag", f'"{etag}"'), ("Cache-Control", CACHE_CONTROL)])
+                        start_response("304 NOT MODIFIED", [("ETag", f'"{etag}"'), *CACHE_HEADERS.items()])
                         return [b""]
                     start_response("200 OK", headers)
                     return [body]

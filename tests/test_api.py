@@ -95,10 +95,13 @@ def test_forecast_accept_header_negotiates_the_format(client):
     assert as_xlsx.mimetype.endswith("spreadsheetml.sheet") and as_xlsx.data[:2] == b"PK"  # the workbook: tests/test_workbook.py
 
 
-def test_etag_and_not_modified(client):
+def test_etag_and_not_modified(app, client):
+    from api import create_app
     first = client.get("/v1/forecasts?metric=npl_ratio")
     etag = first.headers["ETag"]
     assert "max-age" in first.headers["Cache-Control"]
+    assert first.headers["Vary"] == "Accept"  # JSON, CSV or XLSX by the Accept header: shared caches key on it
+    assert client.get("/v1/forecasts?metric=npl_ratio").headers["Vary"] == "Accept"  # the cached answer too
     again = client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.headers["ETag"] == etag
     other = client.get("/v1/forecasts?metric=npl_ratio&scenario=adverse", headers={"If-None-Match": etag})
@@ -106,9 +109,10 @@ def test_etag_and_not_modified(client):
     # a proxy that compresses weakens the tag: weak comparison still matches (cached and uncached answers alike)
     weak = "W/" + etag
     assert client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": weak}).status_code == 304
-    fresh = client.get("/v1/forecasts?metric=market_size&scenario=adverse")
-    assert client.get("/v1/forecasts?metric=market_size&scenario=adverse",
-                      headers={"If-None-Match": "W/" + fresh.headers["ETag"]}).status_code == 304
+    # ... and in the view, for an answer this worker has not built yet (another worker's tag)
+    cold = create_app(app.config).test_client()
+    answer = cold.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": weak})
+    assert answer.status_code == 304 and answer.headers["ETag"] == etag
 
 
 def test_if_none_match_star_only_after_the_query_validated(app, client):
@@ -123,6 +127,21 @@ def test_etags_cover_the_api_code(client, monkeypatch):
     monkeypatch.setattr(response_cache, "api_digest", lambda: "a-new-deploy")
     answer = client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": etag})
     assert answer.status_code == 200 and answer.headers["ETag"] != etag
+
+
+def test_etags_cover_the_code_that_writes_answers(tmp_path):
+    import shutil
+
+    from api.response_cache import api_digest, source_digest
+    from tests.conftest import REPO
+    for name in ("api", "forecast"):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    roots = (tmp_path / "api", tmp_path / "forecast")
+    before = source_digest(*roots)
+    assert before == api_digest()  # the served tags hash both packages
+    tables = tmp_path / "forecast" / "outputs" / "run_tables.py"
+    tables.write_text(tables.read_text(encoding="utf-8") + "\n# a presentation change\n", encoding="utf-8")
+    assert source_digest(*roots) != before
 
 
 def test_forecast_errors_name_the_field(client):
