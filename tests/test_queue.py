@@ -223,3 +223,27 @@ def test_jobs_compute_on_idle_cpu_while_their_heartbeat_keeps_ordinary_schedulin
     worker.join()
     assert seen == {"job": os.SCHED_IDLE, "heartbeat": os.SCHED_OTHER}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread untouched
+
+
+def test_one_job_at_a_time_unless_configured(tmp_path, monkeypatch):
+    """`smfcast worker` (which `smfcast serve` starts) runs one Huey worker thread by default;
+    SMFCAST_QUEUE_WORKERS=N runs N, each in a process of its own."""
+    from forecast.cli import main
+    created = []
+
+    class Stop(Exception):
+        pass
+
+    def create_consumer(self, **kwargs):
+        created.append((kwargs["workers"], kwargs["worker_type"]))
+        raise Stop  # the consumer would run until a signal
+
+    monkeypatch.setattr("huey.api.Huey.create_consumer", create_consumer)
+    monkeypatch.setattr("os.nice", lambda n: 0)
+    store = str(tmp_path / "s.sqlite")
+    for setting, expected in ((None, (1, "thread")), ("3", (3, "process"))):
+        if setting is not None:
+            monkeypatch.setenv("SMFCAST_QUEUE_WORKERS", setting)
+        with pytest.raises(Stop):
+            main(["--store", store, "worker"])
+        assert created[-1] == expected
