@@ -212,7 +212,10 @@ def _data_with_target_year(tmp_path, year: int):
     return data, line
 
 
-def test_a_target_outside_the_forecast_years_is_refused_where_targets_load(tmp_path, capsys):
+def test_a_target_outside_the_forecast_years_is_refused_where_targets_load(tmp_path, capsys, monkeypatch):
+    def no_fitting(*args):
+        raise AssertionError("the targets must be refused before anything is fitted")
+    monkeypatch.setattr("forecast.store.runs._forecast_task", no_fitting)
     late, late_line = _data_with_target_year(tmp_path, 2031)
     with pytest.raises(DataError) as info:
         create_run(late, CHEAP, RunStore(tmp_path / "a.sqlite"))
@@ -266,3 +269,11 @@ def test_workers_reload_the_registry_when_the_published_runs_data_changes(tmp_pa
     rows = fresh.get("/v1/series/qh_smallmicro_loans").get_json()["rows"]
     assert next(r["value"] for r in rows if r["period"] == "2022") == 790.0
     assert store.registry_files(new.run_id)["observations.csv"] == obs.read_text(encoding="utf-8")
+
+
+def test_the_forecast_years_known_before_fitting_are_the_years_fitted(small_run):
+    from forecast.engine.headline import forecast_years
+    from forecast.registry.series import load_registry
+    reg = load_registry(DATA)
+    for metric in small_run.metrics:
+        assert forecast_years(reg, metric, SMALL) == [p.year for p in small_run.periods(metric)]

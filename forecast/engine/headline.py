@@ -186,6 +186,13 @@ def _target_years(last: Period, until_year: int) -> list[Period]:
     return [Period(y, 12, "annual") for y in range(start, until_year + 1)]
 
 
+def forecast_years(reg: Registry, metric: str, config: EngineConfig) -> list[int]:
+    """The years `forecast_metric` will forecast the metric for, known before anything is fitted
+    (from the year after the last usable provincial point to `until_year`)."""
+    prov = reg.observations(reg.headline(metric).series, config.exclude_qualities)
+    return [p.year for p in _target_years(prov[-1].period, config.until_year)] if prov else []
+
+
 def national_at(national: RegularSeries, paths: np.ndarray, times: list[float]) -> np.ndarray:
     """National model-space values at decimal `times`, per path: observed (no uncertainty) inside
     the national span, read off (interpolated between) the paths' grid points beyond it."""

@@ -28,7 +28,7 @@ import numpy as np
 
 from forecast import __version__
 from forecast.defaults import ENSEMBLE
-from forecast.engine.headline import EngineConfig, MetricForecast, forecast_metric
+from forecast.engine.headline import EngineConfig, MetricForecast, forecast_metric, forecast_years
 from forecast.engine.records import Failure, Method
 from forecast.errors import NotFound
 from forecast.policy.scenarios import (
@@ -391,6 +391,8 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     levers = load_levers(data_dir)
     presets = load_scenarios(data_dir, levers)
     targets = load_targets(data_dir, until_year=config.until_year)
+    # a target its metric will not forecast is refused here, before minutes of fitting
+    check_target_years(targets, {m: forecast_years(reg, m, config) for m in HEADLINE_METRICS}, data_dir)
     arrays, metrics = {}, {}
     tasks = [(reg, metric, config) for metric in HEADLINE_METRICS]
     for metric, fc in zip(HEADLINE_METRICS, (executor.map if executor else map)(_forecast_task, tasks)):
@@ -413,7 +415,6 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
                "levers": {k: v.as_dict() for k, v in levers.items()},
                "targets": {k: v.as_dict() for k, v in targets.items()}, "libraries": library_versions(),
                "code": code_digest()}
-    check_target_years(targets, {m: [parse_period(p).year for p in info["periods"]] for m, info in metrics.items()}, data_dir)
     from forecast.registry.changes import vintage
     summary["vintage"] = vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
