@@ -9,8 +9,8 @@ from forecast.errors import InvalidInput, NotFound
 from forecast.registry.series import HEADLINE_METRICS
 
 from .formats import respond_table, safe_filename
-from .jobs import data_dir, queue, require_token, submitted
-from .params import allow, json_body, store
+from .jobs import submit
+from .params import allow, store
 
 bp = Blueprint("backtests", __name__)
 SUMMARY = ["series_id", "metric", "model", "windows", "points", "mae", "rmse", "mape", "smape", "mase", "coverage-80",
@@ -40,7 +40,4 @@ def get_backtests():
 
 @bp.post("/backtests")
 def post_backtests():
-    allow()
-    by = require_token()
-    body = json_body('{"h": 4, "n_windows": 8}')
-    return submitted(*queue().submit_backtest(body, by, data_dir()))
+    return submit("backtest", '{"h": 4, "n_windows": 8}')

@@ -13,10 +13,10 @@ from flask import Blueprint, current_app, jsonify, url_for
 
 from forecast.store.queue import open_queue
 
-from .params import allow, store
+from .params import allow, json_body, store
 from .tokens import Forbidden, Unauthorized, require_token
 
-__all__ = ["Forbidden", "Unauthorized", "bp", "queue", "require_token", "submitted"]
+__all__ = ["Forbidden", "Unauthorized", "bp", "queue", "require_token", "submit"]
 
 bp = Blueprint("jobs", __name__)
 
@@ -29,11 +29,17 @@ def data_dir() -> str:
     return current_app.config["SMFCAST_DATA"]
 
 
-def submitted(job: dict, created: bool):
-    """202 with where to poll; `created` False means an identical job was already queued or running."""
+def submit(kind: str, example: str):
+    """A write that becomes a job (`kind`: "refit" or "backtest"): no query parameters, the token,
+    a JSON body (`example` shows one), then 202 with where to poll; `"duplicate": true` when an
+    identical job was already queued or running."""
+    allow()
+    by = require_token()
+    body = json_body(example)
+    q = queue()
+    job, created = (q.submit_refit if kind == "refit" else q.submit_backtest)(body, by, data_dir())
     url = url_for("jobs.job", job_id=job["job_id"])
-    body = {**job, "url": url, "duplicate": not created}
-    return jsonify(body), 202, {"Location": url}
+    return jsonify({**job, "url": url, "duplicate": not created}), 202, {"Location": url}
 
 
 @bp.get("/jobs/<job_id>")

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 from forecast.errors import InvalidInput
 
 from .formats import respond_table
-from .jobs import data_dir, queue, require_token, submitted
+from .jobs import require_token, submit
 from .params import allow, json_body, store
 
 bp = Blueprint("runs", __name__)
@@ -47,10 +47,7 @@ def run_detail(run_id: str):
 
 @bp.post("/runs")
 def post_run():
-    allow()
-    by = require_token()
-    body = json_body('{"seed": 1, "n_paths": 2000, "publish": true}')
-    return submitted(*queue().submit_refit(body, by, data_dir()))
+    return submit("refit", '{"seed": 1, "n_paths": 2000, "publish": true}')
 
 
 @bp.post("/runs/<run_id>/publish")

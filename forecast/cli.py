@@ -462,6 +462,21 @@ def _serve(args) -> int:
     return serve(args.host, args.port, args.workers, store.path.resolve())
 
 
+def _question(p: argparse.ArgumentParser, target_help: str, metric_help: str) -> None:
+    """What a decision tool is asked about: a target, or a metric in a year."""
+    p.add_argument("--target", default=None, help=target_help)
+    p.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help=metric_help)
+    p.add_argument("--year", type=int, default=None)
+
+
+def _scenario_run_format(p: argparse.ArgumentParser, from_year_help: str) -> None:
+    """Where a decision tool starts (base scenario, year, run) and how it answers."""
+    p.add_argument("--base", default="baseline", help="base scenario (default baseline)")
+    p.add_argument("--from-year", type=int, default=None, help=from_year_help)
+    p.add_argument("--run", default=None)
+    p.add_argument("--format", choices=FORMATS, default="table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="smfcast", description="Forecasts and policy scenarios for small and micro-enterprise finance in Qinghai.")
     p.add_argument("--version", action="version", version=f"smfcast {__version__}")
@@ -529,26 +544,16 @@ def build_parser() -> argparse.ArgumentParser:
     tg.set_defaults(func=_targets)
 
     gs = sub.add_parser("goal-seek", help="the lever value at which a target is met with a given probability (or a median is reached)")
-    gs.add_argument("--target", default=None, help="target id (see `smfcast targets`)")
-    gs.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help="with --year and --median: seek a median instead")
-    gs.add_argument("--year", type=int, default=None)
+    _question(gs, "target id (see `smfcast targets`)", "with --year and --median: seek a median instead")
     gs.add_argument("--lever", required=True, help="lever id (see GET /v1/levers)")
     gs.add_argument("--probability", type=float, default=None, help="P(target met) to reach, in (0, 1)")
     gs.add_argument("--median", type=float, default=None, help="the median to reach (with --metric and --year)")
-    gs.add_argument("--base", default="baseline", help="base scenario (default baseline)")
-    gs.add_argument("--from-year", type=int, default=None, help="hold the lever from this year on (default 2026)")
-    gs.add_argument("--run", default=None)
-    gs.add_argument("--format", choices=FORMATS, default="table")
+    _scenario_run_format(gs, "hold the lever from this year on (default 2026)")
     gs.set_defaults(func=_goal_seek)
 
     se = sub.add_parser("sensitivity", help="each lever at the ends of its range and moved by one unit: a tornado")
-    se.add_argument("--target", default=None, help="target id: the change in P(target met)")
-    se.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help="with --year: the change in the median and 80%% band")
-    se.add_argument("--year", type=int, default=None)
-    se.add_argument("--base", default="baseline")
-    se.add_argument("--from-year", type=int, default=None, help="levers moved from this year on (default 2026)")
-    se.add_argument("--run", default=None)
-    se.add_argument("--format", choices=FORMATS, default="table")
+    _question(se, "target id: the change in P(target met)", "with --year: the change in the median and 80%% band")
+    _scenario_run_format(se, "levers moved from this year on (default 2026)")
     se.set_defaults(func=_sensitivity)
 
     cp = sub.add_parser("compare", help="what changed between two runs (B minus A) and why")
