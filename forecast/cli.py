@@ -486,13 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="check, show and change the data registry (every change logged, revertible)")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    check = data_sub.add_parser("check", help="validate the registry and list every series")
-    check.add_argument("--format", choices=FORMATS, default="table")
-    check.set_defaults(func=_data_check)
-    show = data_sub.add_parser("show", help="print a series' observations with their sources")
-    show.add_argument("series_id")
-    show.add_argument("--format", choices=FORMATS, default="table")
-    show.set_defaults(func=_data_show)
+    for name, func, positional, about in (("check", _data_check, (), "validate the registry and list every series"),
+                                          ("show", _data_show, ("series_id",), "print a series' observations with their sources")):
+        reader = data_sub.add_parser(name, help=about)
+        for arg in positional:
+            reader.add_argument(arg)
+        reader.add_argument("--format", choices=FORMATS, default="table")
+        reader.set_defaults(func=func)
     from forecast.cli_data import register
     register(data_sub, _Parser)  # add, import, template, source add, series add, history, revert
 

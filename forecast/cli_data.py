@@ -102,9 +102,18 @@ def _revert(args) -> int:
     return 0
 
 
-def _writer(parser, reason_help: str = "why (kept in the change log)") -> None:
+def _writer(parser, func, reason_help: str = "why (kept in the change log)") -> None:
+    """What every command that changes the registry also takes: why, and who (for the change log)."""
     parser.add_argument("--reason", default=None, help=reason_help)
     parser.add_argument("--who", default=None, help="who makes the change (default: cli:$SMFCAST_USER or the login name)")
+    parser.set_defaults(func=func)
+
+
+def _add_command(data_sub, parser_class, group: str, command_help: str):
+    """`smfcast data GROUP add`: the parser of the add command under its group."""
+    commands = data_sub.add_parser(group, help=f"add a {group}").add_subparsers(dest=f"{group}_command", required=True,
+                                                                               parser_class=parser_class)
+    return commands.add_parser("add", help=command_help)
 
 
 def register(data_sub, parser_class) -> None:
@@ -117,23 +126,17 @@ def register(data_sub, parser_class) -> None:
     add.add_argument("--quality", required=True, choices=QUALITIES, help="grade of the figure")
     add.add_argument("--note", default=None, help="required for derived rows: the formula")
     add.add_argument("--revise", action="store_true", help="replace a value already recorded (the old one stays in the history)")
-    _writer(add)
-    add.set_defaults(func=_add)
+    _writer(add, _add)
 
-    source = data_sub.add_parser("source", help="add a source").add_subparsers(dest="source_command", required=True,
-                                                                                parser_class=parser_class)
-    sadd = source.add_parser("add", help="add a source: who published what, where, in which words")
+    sadd = _add_command(data_sub, parser_class, "source", "add a source: who published what, where, in which words")
     sadd.add_argument("source_id", help="a new id: letters, digits, '_' and '-'")
     sadd.add_argument("--publisher", required=True)
     sadd.add_argument("--title", required=True, help="the document or release")
     sadd.add_argument("--url", default=None)
     sadd.add_argument("--quote", required=True, help="the sentence the figure was read from, verbatim")
-    _writer(sadd)
-    sadd.set_defaults(func=_source_add)
+    _writer(sadd, _source_add)
 
-    series = data_sub.add_parser("series", help="add a series").add_subparsers(dest="series_command", required=True,
-                                                                                parser_class=parser_class)
-    radd = series.add_parser("add", help="add a series (and optionally make it a headline metric's series)")
+    radd = _add_command(data_sub, parser_class, "series", "add a series (and optionally make it a headline metric's series)")
     radd.add_argument("series_id", help="a new id: letters, digits, '_' and '-'")
     radd.add_argument("--title-en", required=True)
     radd.add_argument("--title-zh", required=True)
@@ -145,16 +148,14 @@ def register(data_sub, parser_class) -> None:
     radd.add_argument("--national", default=None, help="the national counterpart a short provincial series leans on")
     radd.add_argument("--definition", default=None)
     radd.add_argument("--headline", default=None, choices=HEADLINE_METRICS, help="publish this headline metric from the new series")
-    _writer(radd)
-    radd.set_defaults(func=_series_add)
+    _writer(radd, _series_add)
 
     imp = data_sub.add_parser("import", help="add many observations (and their new sources) from a .csv or .xlsx file")
     imp.add_argument("file", help="CSV with the columns of observations.csv (and optionally publisher,title,url,quote), "
                                   "or the workbook of `smfcast data template`")
     imp.add_argument("--revise", action="store_true", help="let rows replace values already recorded")
     imp.add_argument("--check", action="store_true", help="validate only; write nothing")
-    _writer(imp, "why (default: the file's name)")
-    imp.set_defaults(func=_import)
+    _writer(imp, _import, "why (default: the file's name)")
 
     tpl = data_sub.add_parser("template", help="write the XLSX template for `smfcast data import`")
     tpl.add_argument("-o", "--output", required=True, help="the .xlsx file to write")
@@ -167,5 +168,4 @@ def register(data_sub, parser_class) -> None:
 
     rev = data_sub.add_parser("revert", help="undo a change (as a new change, logged); the old text comes back byte for byte")
     rev.add_argument("change_id")
-    _writer(rev)
-    rev.set_defaults(func=_revert)
+    _writer(rev, _revert)
