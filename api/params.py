@@ -76,6 +76,7 @@ def registry(pinned: Run | None = None):
 
 
 def registry_of(run_store: RunStore, run_id: str | None, data_dir: str):
+    """The registry loaded from the files `run_id` keeps, else from the data folder."""
     files = run_store.registry_files(run_id) if run_id is not None else None
     return load_registry(data_dir, files) if files else load_registry(data_dir)
 
