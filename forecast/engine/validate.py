@@ -140,7 +140,7 @@ def _naive2(train: np.ndarray, h: int, m: int) -> dict:
     is significant (90%), reseasonalised; plain naive otherwise. Multiplicative decomposition needs
     positive values: a series with zeros or negatives raises (the caller falls back to Naive)."""
     season = np.ones(m)
-    if m > 1 and len(train) >= 3 * m:
+    if m > 1 and len(train) >= 3 * m and np.ptp(train) > 0:  # a constant series has no seasonality to test
         x = train - train.mean()
         acf = [np.sum(x[k:] * x[:-k]) / np.sum(x * x) for k in range(1, m + 1)]
         limit = 1.645 * np.sqrt((1 + 2 * np.sum(np.square(acf[:-1]))) / len(train))
