@@ -80,7 +80,8 @@ def post_forecast():
     doc = dict(body)
     metric = doc.pop("metric", None)
     model = doc.pop("model", ENSEMBLE)
-    levels = parse_levels(doc.pop("level", None) or many("level") or None)
+    level = doc.pop("level", None)
+    levels = parse_levels(level if level is not None else many("level") or None)
     history = doc.pop("history", False)
     if not isinstance(history, bool):
         raise InvalidInput("history must be true or false", "history")

@@ -189,6 +189,19 @@ def test_custom_scenario_errors(client):
     _problem(client.post("/v1/forecasts", data="x" * 100_000, content_type="application/json"), 413)
 
 
+@pytest.mark.parametrize("body, field", [({"base": ["baseline"]}, "base"), ({"base": {"a": 1}}, "base"), ({"base": 1}, "base"),
+                                         ({"name": {"a": 1}}, "name"), ({"title": [1]}, "title"), ({"rationale": 5}, "rationale"),
+                                         ({"level": 80.5e3}, "level"), ({"level": True}, "level"), ({"level": 0}, "level"),
+                                         ({"level": {"80": 1}}, "level")])
+def test_custom_scenario_fields_of_the_wrong_type_are_named_not_a_500(client, body, field):
+    _problem(client.post("/v1/forecasts", json={"metric": "npl_ratio", **body}), 422, field)
+
+
+def test_custom_scenario_level_may_be_one_number(client):
+    resp = client.post("/v1/forecasts", json={"metric": "npl_ratio", "level": 90})
+    assert resp.status_code == 200 and resp.get_json()["levels"] == [90]
+
+
 def test_targets_are_probabilities_matching_a_direct_count(client, small_store, small_run):
     rows = client.get("/v1/targets").get_json()["rows"]
     assert {r["scenario"] for r in rows} == set(small_run.scenarios)

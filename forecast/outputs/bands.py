@@ -15,10 +15,12 @@ from forecast.errors import InvalidInput
 
 
 def parse_levels(levels) -> tuple:
-    """Validate band levels (percent, each in [50, 99]); accepts '80,95', [80, 95] or None."""
+    """Validate band levels (percent, each in [50, 99]); accepts '80,95', [80, 95], 80 or None."""
     if levels is None or levels == "" or levels == []:
         return LEVELS
-    items = levels.split(",") if isinstance(levels, str) else list(levels)
+    if isinstance(levels, bool) or not isinstance(levels, (str, int, float, list, tuple)):
+        raise InvalidInput(f"level must be percentages such as 80,95 or [80, 95], got {levels!r}", "level")
+    items = levels.split(",") if isinstance(levels, str) else [levels] if isinstance(levels, (int, float)) else list(levels)
     out = []
     for item in items:
         try:

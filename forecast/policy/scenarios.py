@@ -215,12 +215,15 @@ def parse_custom(document: dict, scenarios: dict[str, Scenario], levers: dict[st
     if unknown:
         field = sorted(unknown)[0]
         raise InvalidInput(f"unknown field {field!r} in the custom scenario; use base, levers, name", field)
-    base_name = document.get("base", "baseline")
+    for key in ("base", "name", "title", "rationale"):
+        if document.get(key) is not None and not isinstance(document[key], str):
+            raise InvalidInput(f"{key} must be a string, got {type(document[key]).__name__}", key)
+    base_name = document.get("base") or "baseline"
     if base_name not in scenarios:
         raise NotFound(f"unknown base scenario {base_name!r}; choose one of {', '.join(scenarios)}", "base")
     paths = resolve_paths(levers, document.get("levers", {}), scenarios[base_name].paths, source="custom scenario")
-    name = str(document.get("name") or "custom")
-    return Scenario(name, document.get("title", f"{base_name} with overrides"), document.get("rationale", ""), paths)
+    name = document.get("name") or "custom"
+    return Scenario(name, document.get("title") or f"{base_name} with overrides", document.get("rationale") or "", paths)
 
 
 def lever_deltas(lever: Lever, path: dict[int, float], years: list[int]) -> np.ndarray:
