@@ -14,7 +14,7 @@ from flask import Flask
 from forecast.registry.series import default_data_dir, load_registry
 from forecast.store.runs import RunStore, default_store_path
 
-from .params import registry_of
+from .params import TextJSONProvider, registry_of
 from .problems import register_problem_handlers
 from .response_cache import CachedGets, ResponseCache
 
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.config.update(config or {})
+    app.json = TextJSONProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if app.config["SMFCAST_API_TOKENS"] is None and app.config["SMFCAST_API_TOKEN"]:

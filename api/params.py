@@ -4,6 +4,7 @@ must be JSON objects, and the current run, store and registry are one call away.
 from __future__ import annotations
 
 from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
 
 from forecast.errors import InvalidInput, SmfcastError
 from forecast.registry.series import load_registry
@@ -20,6 +21,43 @@ def allow(*names: str) -> None:
     unknown = sorted(set(request.args) - set(names) - COMMON)
     if unknown:
         raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this endpoint takes {', '.join(sorted(set(names) | COMMON))}", unknown[0])
+
+
+class TextJSONProvider(DefaultJSONProvider):
+    """JSON bodies hold text: a string with an unpaired surrogate escape ("\\ud800") cannot be
+    written to a file, stored or answered in UTF-8, so the body is refused naming where it is."""
+
+    def loads(self, s, **kwargs):
+        doc = super().loads(s, **kwargs)
+        where = _not_text(doc, "")
+        if where is not None:
+            raise InvalidInput(f"{where or 'the body'} is not text: it holds an unpaired surrogate escape (\\ud800-\\udfff)",
+                               where or "body")
+        return doc
+
+
+def _not_text(value, path: str) -> str | None:
+    """The path (`rows[0].note`) of the first string or key in a JSON value that is not valid text."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if _not_text(key, path) is not None:
+                return path
+            found = _not_text(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_text(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def json_body(example: str) -> dict:

@@ -202,6 +202,20 @@ def test_custom_scenario_level_may_be_one_number(client):
     assert resp.status_code == 200 and resp.get_json()["levels"] == [90]
 
 
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/forecasts", '{"metric": "npl_ratio", "name": "\\ud800"}', "name"),
+    ("/v1/forecasts", '{"levers": {"\\udcff": 1}}', "levers"),
+    ("/v1/runs", '{"reason": "a\\udc80b"}', "reason"),
+    ("/v1/runs/{run}/publish", '{"reason": "\\ud800"}', "reason"),
+    ("/v1/observations?check=true", '{"rows": [{"series_id": "qh_green_loan_share", "period": "2031", "value": 1, '
+     '"source_id": "qh_green_loan_share_2022q3", "quality": "repost", "note": "\\ud800"}]}', "rows[0].note"),
+])
+def test_a_json_string_that_is_not_text_is_refused_by_where_it_is(client, small_run, path, body, field):
+    """A lone surrogate escape cannot be written, stored or echoed in UTF-8: refused (422), not a 500."""
+    resp = client.post(path.format(run=small_run.run_id), data=body, content_type="application/json")
+    assert "surrogate" in _problem(resp, 422, field)["detail"]
+
+
 def test_targets_are_probabilities_matching_a_direct_count(client, small_store, small_run):
     rows = client.get("/v1/targets").get_json()["rows"]
     assert {r["scenario"] for r in rows} == set(small_run.scenarios)
