@@ -618,10 +618,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_text(args) -> None:
+    """Bytes on the command line that are not UTF-8 reach Python as surrogate escapes, which no
+    file, store or terminal takes: refuse the argument by name before anything is written."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    byte = ord(item[exc.start]) - 0xDC00
+                    raise InvalidInput(f"{name} is not UTF-8 text" + (f" (byte 0x{byte:02x})" if 0x80 <= byte <= 0xFF else "")
+                                       + "; set the terminal to UTF-8", name) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     single_threaded()  # one BLAS thread per process, inherited by the server, the worker and the pool (`forecast.blas`)
     try:
         args = build_parser().parse_args(argv)  # the parser reads settings from the environment
+        _check_text(args)
         return args.func(args)
     except SmfcastError as exc:
         print(f"smfcast: error: {exc.message}", file=sys.stderr)

@@ -58,6 +58,10 @@ def smfcast(capsys, data: Path, *argv) -> tuple[int, str, str]:
     (["data", "source", "add", "x1", "--publisher", "p", "--title", "t", "--quote", " "], "quote", "source 'x1' needs a non-empty 'quote'"),
     (GDP_SERIES[:-2] + ["--transform", "square"], "transform", "'square' is not one of"),
     (GDP_SERIES[:-4] + ["--bounds", "0-100", "--transform", "log"], None, "--bounds '0-100' must be two numbers"),
+    # bytes that are not UTF-8 (a GBK terminal) arrive as surrogate escapes: refused by name, not a traceback
+    (GREEN_2024[:-4] + ["--note", "\udcc7\udce0\udcba\udca3"], None, "note is not UTF-8 text (byte 0xc7)"),
+    (GREEN_2024[:-2] + ["--reason", "H1 \udcff"], None, "reason is not UTF-8 text (byte 0xff)"),
+    (GREEN_SOURCE[:5] + ["\udcc7\udce0"] + GREEN_SOURCE[6:], None, "publisher is not UTF-8 text (byte 0xc7)"),
 ])
 def test_a_refused_change_is_one_located_line_and_changes_nothing(data, capsys, argv, field, reason):
     before = digests(data)
