@@ -141,9 +141,11 @@ def _read_document(path: str) -> dict:
     import json
     import tomllib
     try:
-        text = open(path, encoding="utf-8").read()
+        text = open(path, encoding="utf-8-sig").read()  # Notepad starts UTF-8 with a byte-order mark
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}", "scenario-file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8", "scenario-file") from None
     try:
         return json.loads(text) if path.endswith(".json") or text.lstrip().startswith("{") else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:

@@ -96,6 +96,20 @@ def test_forecast_targets_and_scenario_file(small_store, small_run, tmp_path, ca
     assert code == 2 and "lever 'snow_disaster' in 2027 is 5" in err and "[0, 1]" in err
 
 
+
+def test_scenario_file_not_utf8_is_one_line_and_a_bom_is_read(small_store, tmp_path, capsys):
+    store = str(small_store.path)
+    scenario = tmp_path / "gbk.toml"
+    scenario.write_bytes('base = "baseline"\ntitle = "青海"\n'.encode("gbk"))
+    code, _, err = _run(capsys, "--store", store, "forecast", "--metric", "npl_ratio", "--scenario-file", str(scenario))
+    offset = len('base = "baseline"\ntitle = "')
+    assert code == 2 and err.strip() == f"smfcast: error: {scenario} is not UTF-8 text (byte {offset}); save it as UTF-8"
+    for name, text in (("bom.toml", 'base = "baseline"\n'), ("bom.json", '{"base": "baseline"}')):
+        (tmp_path / name).write_text(text, encoding="utf-8-sig")
+        code, out, err = _run(capsys, "--store", store, "forecast", "--metric", "npl_ratio", "--scenario-file", str(tmp_path / name))
+        assert code == 0 and err == "" and "2030" in out
+
+
 @pytest.mark.slow
 def test_real_gunicorn_serves_csv_over_http(live_server):
     with urllib.request.urlopen(live_server + "/v1/health", timeout=10) as r:
