@@ -194,14 +194,17 @@ def _export(args) -> int:
         compare_with = store.get(args.compare) if args.compare else None
         data = build_workbook(store, run, load_registry(args.data), metrics, scenarios, args.model, levels,
                               sensitivity=args.sensitivity, compare_with=compare_with)
-        out.write_bytes(data)
     elif args.sensitivity or args.compare:
         raise InvalidInput("--sensitivity and --compare add sheets to the workbook: use them with --format xlsx",
                            "sensitivity" if args.sensitivity else "compare")
     else:
         rows = forecast_table(store, run, metrics or run.metrics, scenarios or run.scenarios, args.model, levels, history=True)
-        out.write_text(csv_text(rows, table_columns(levels)), encoding="utf-8-sig" if args.bom else "utf-8")
-    print(f"wrote {out} ({out.stat().st_size:,} bytes) from run {run.run_id}")
+        data = csv_text(rows, table_columns(levels)).encode("utf-8-sig" if args.bom else "utf-8")
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}", "output") from None
+    print(f"wrote {out} ({len(data):,} bytes) from run {run.run_id}")
     return 0
 
 

@@ -78,8 +78,12 @@ def _template(args) -> int:
     if out.suffix.lower() != ".xlsx":
         raise InvalidInput(f"{out.name}: the template is a workbook; name it .xlsx", "output")
     reg = load_registry(args.data)
-    out.write_bytes(write_template(reg, changes.last_changes(changes.read_log(reg.data_dir))))
-    print(f"wrote {out} ({out.stat().st_size:,} bytes): fill the 'observations' sheet (and 'sources' for new sources), "
+    data = write_template(reg, changes.last_changes(changes.read_log(reg.data_dir)))
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}", "output") from None
+    print(f"wrote {out} ({len(data):,} bytes): fill the 'observations' sheet (and 'sources' for new sources), "
           f"then `smfcast data import {out.name}`")
     return 0
 

@@ -111,6 +111,9 @@ def test_import_check_then_import_a_csv_and_the_template(data, capsys, tmp_path)
     template = tmp_path / "template.xlsx"
     code, out, _ = smfcast(capsys, data, "data", "template", "-o", str(template))
     assert code == 0 and template.exists()
+    (tmp_path / "folder.xlsx").mkdir()
+    code, out, err = smfcast(capsys, data, "data", "template", "-o", str(tmp_path / "folder.xlsx"))
+    assert code == 2 and out == "" and err == f"smfcast: error: cannot write {tmp_path / 'folder.xlsx'}: Is a directory\n"
     from openpyxl import load_workbook
     wb = load_workbook(template)
     wb["observations"].append(["qh_gdp", "2020", 3009.81, "qh_gdp_2020_example", "secondary", ""])

@@ -137,6 +137,15 @@ def test_export_command_writes_the_workbook_and_a_long_csv(small_store, small_ru
     assert "unknown scenario 'rosy'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_export_to_a_path_it_cannot_write_is_one_line(small_store, tmp_path, capsys, fmt):
+    folder = tmp_path / f"smfcast.{fmt}"
+    folder.mkdir()  # a directory where the file should go
+    assert main(["--store", str(small_store.path), "export", "--format", fmt, "-o", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"smfcast: error: cannot write {folder}: Is a directory\n"
+
+
 def _soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
