@@ -193,3 +193,15 @@ def test_metrics_fitted_in_local_processes_equal_the_serial_run(tmp_path):
         for scenario in serial.scenarios:
             np.testing.assert_array_equal(RunStore(tmp_path / "b.sqlite").paths(parallel.run_id, metric, "ensemble", scenario),
                                           RunStore(tmp_path / "a.sqlite").paths(serial.run_id, metric, "ensemble", scenario))
+
+
+@pytest.mark.parametrize("make, reason", [(lambda p: p.mkdir(), "unable to open database file"),
+                                          (lambda p: p.write_bytes(b"not a database " * 100), "file is not a database")])
+def test_a_store_path_that_is_not_a_store_is_one_line_naming_it(tmp_path, capsys, make, reason):
+    from forecast.cli import main
+    store = tmp_path / "runs.sqlite"
+    make(store)
+    before = store.read_bytes() if store.is_file() else None
+    assert main(["--store", str(store), "runs"]) == 2
+    assert capsys.readouterr().err.startswith(f"smfcast: error: cannot open the run store {store}: {reason}; ")
+    assert (store.read_bytes() if store.is_file() else None) == before  # a file that is not a store is left alone

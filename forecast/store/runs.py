@@ -30,7 +30,7 @@ from forecast import __version__
 from forecast.defaults import ENSEMBLE
 from forecast.engine.headline import EngineConfig, MetricForecast, forecast_metric, forecast_years
 from forecast.engine.records import Failure, Method
-from forecast.errors import NotFound
+from forecast.errors import InvalidInput, NotFound
 from forecast.policy.scenarios import (
     Lever,
     Scenario,
@@ -204,11 +204,16 @@ class RunStore:
 
     def __init__(self, path: str | Path | None = None, quota: Quota | None = None):
         self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.quota = quota or Quota.from_env()
         self._local = threading.local()
-        con = self._connect()
-        con.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = self._connect()
+            con.executescript(_SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InvalidInput(f"cannot open the run store {self.path}: {reason}; give --store (or SMFCAST_STORE) "
+                               "a new file or a store `smfcast run` made", "store") from None
         if self.latest() is not None and publications.current(con) is None:
             # A store from before publications: its newest run was what unpinned requests saw, so it stays so.
             con.execute("BEGIN IMMEDIATE")
