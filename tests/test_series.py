@@ -58,6 +58,10 @@ def test_fixture_loads_with_headlines_and_counterparts(registry_dir):
         ("qh_npl,2025,2.5,src_missing,report,", "source_id", "source 'src_missing' is not in sources.toml"),
         ("qh_npl,2025,2.5,src_qh,rumour,", "quality", "'rumour' is not one of"),
         ("qh_npl,2025,2.5,src_qh,derived,", "note", "a derived row must give its formula"),
+        # forms float() and `\d` take that other readers of the files do not: refused, never stored as typed
+        ("qh_npl,２０２５,2.5,src_qh,report,", "period", "'２０２５' is not a period"),
+        ("qh_npl,2025,１２,src_qh,report,", "value", "'１２' is not written as a plain number"),
+        ("qh_npl,2025,1_0,src_qh,report,", "value", "'1_0' is not written as a plain number"),
     ],
 )
 def test_bad_observation_names_file_line_and_field(registry_dir, line, field, reason):

@@ -14,9 +14,10 @@ from datetime import date
 FREQUENCIES = ("annual", "quarterly", "monthly", "irregular")
 STEP_MONTHS = {"annual": 12, "quarterly": 3, "monthly": 1}  # months between consecutive periods of a kind
 
-_ANNUAL = re.compile(r"^(\d{4})$")
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only: `\d` alone would also take full-width ２０２４, which the files would then keep.
+_ANNUAL = re.compile(r"^(\d{4})$", re.ASCII)
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$", re.ASCII)
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)

@@ -30,6 +30,7 @@ HEADLINE_METRICS = ("market_size", "green_loan_share", "npl_ratio")
 OBSERVATION_COLUMNS = ("series_id", "period", "value", "source_id", "quality", "note")
 UNIT_LABELS = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"}  # how people write the units
 REGISTRY_FILES = ("observations.csv", "series.toml", "sources.toml")
+_PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")  # what float() reads and a spreadsheet does too
 SOURCE_FIELDS = ("publisher", "title", "quote")  # what every source must say: who, which document, the words
 
 
@@ -262,6 +263,9 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
                 raise DataError(path, line, "value", f"{value_text!r} is not a number") from None
             if not math.isfinite(value):
                 raise DataError(path, line, "value", f"{value_text!r} is not a finite number")
+            if not _PLAIN_NUMBER.match(value_text):
+                raise DataError(path, line, "value", f"{value_text!r} is not written as a plain number; use ASCII digits, "
+                                                     "'.' and an optional exponent, e.g. 1234.5")
             if not meta.lower <= value <= meta.upper:
                 raise DataError(path, line, "value", f"{value:g} is outside the bounds [{meta.lower:g}, {meta.upper:g}] of {sid!r}")
             if source_id not in sources:
