@@ -19,7 +19,7 @@ from forecast.policy.scenarios import parse_custom
 from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS
 from forecast.store.runs import BASELINE
 
-from .params import registry, run, store
+from .params import run, sources, store
 
 bp = Blueprint("page", __name__, template_folder="templates")
 
@@ -96,7 +96,7 @@ def _changes(r, metric: str, scenario: str) -> dict | None:
     before, why = previous_run(store(), r)
     if before is None:
         return None
-    record = compare(store(), before, r, [metric], registry().sources)
+    record = compare(store(), before, r, [metric], sources(before, r))
     return {"run": before, "why": why, "forecasts": [f for f in record["forecasts"] if f["scenario"] == scenario],
             "targets": [t for t in record["targets"] if t["scenario"] == scenario], "observations": record["observations"],
             "notes": record["observation_notes"], "settings": record["settings"]}

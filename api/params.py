@@ -92,6 +92,15 @@ def store() -> RunStore:
     return current_app.extensions["smfcast_store"]
 
 
+def sources(*runs: Run) -> dict:
+    """The sources of the runs' registries together (a later run's entry wins): what a comparison
+    of runs cites, for observations removed as well as added."""
+    out = {}
+    for r in runs:
+        out.update(registry(r).sources)
+    return out
+
+
 def registry(pinned: Run | None = None):
     """The registry of a run's data, from the files the run keeps (the data folder for a run
     stored before runs kept them); by default the published run's. Every worker serves the same
@@ -115,8 +124,7 @@ def registry(pinned: Run | None = None):
 
 def registry_of(run_store: RunStore, run_id: str | None, data_dir: str):
     """The registry loaded from the files `run_id` keeps, else from the data folder."""
-    files = run_store.registry_files(run_id) if run_id is not None else None
-    return load_registry(data_dir, files) if files else load_registry(data_dir)
+    return run_store.registry_for(run_id, data_dir) if run_id is not None else load_registry(data_dir)
 
 
 def run() -> Run:

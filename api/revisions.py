@@ -10,7 +10,7 @@ from forecast.outputs.workbook import table_workbook
 from forecast.registry.series import HEADLINE_METRICS
 
 from .formats import requested_format, respond_table, safe_filename
-from .params import allow, many, registry, store
+from .params import allow, many, sources, store
 
 bp = Blueprint("revisions", __name__)
 
@@ -27,7 +27,7 @@ def compare_runs(run_a: str, run_b: str):
     table = request.args.get("table")
     if table is not None and table not in TABLES:
         raise InvalidInput(f"table {table!r} is not one of {', '.join(TABLES)}", "table")
-    record = compare(st, a, b, metrics, registry().sources)
+    record = compare(st, a, b, metrics, sources(a, b))
     fmt = requested_format()
     if fmt == "json" and table is None:
         resp = jsonify(record)

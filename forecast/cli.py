@@ -192,7 +192,7 @@ def _export(args) -> int:
         raise InvalidInput(f"directory {out.parent} does not exist", "output")
     if args.format == "xlsx":
         compare_with = store.get(args.compare) if args.compare else None
-        data = build_workbook(store, run, load_registry(args.data), metrics, scenarios, args.model, levels,
+        data = build_workbook(store, run, store.registry_for(run.run_id, args.data), metrics, scenarios, args.model, levels,
                               sensitivity=args.sensitivity, compare_with=compare_with)
     elif args.sensitivity or args.compare:
         raise InvalidInput("--sensitivity and --compare add sheets to the workbook: use them with --format xlsx",
@@ -270,7 +270,8 @@ def _compare(args) -> int:
     from forecast.outputs.revisions import COLUMNS, TABLES, compare
     store = _store(args)
     a, b = store.get(args.run_a), store.get(args.run_b)
-    record = compare(store, a, b, args.metric, load_registry(args.data).sources)
+    record = compare(store, a, b, args.metric, {**store.registry_for(a.run_id, args.data).sources,
+                                                **store.registry_for(b.run_id, args.data).sources})
     if args.format == "json":
         import json
         print(json.dumps(record, ensure_ascii=False, indent=2))

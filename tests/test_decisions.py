@@ -542,3 +542,34 @@ def test_previous_run_is_the_one_published_before(two_runs, tmp_path):
     assert previous_run(store, a)[0] is None  # nothing was published before it
     store.publish(a.run_id, "test", "back to the first")
     assert previous_run(store, a)[0].run_id == b.run_id
+
+
+def test_a_runs_workbook_and_comparison_read_the_registry_the_run_was_made_from(tmp_path, capsys):
+    """After a source is retitled in the data folder, an export of a run made before shows the title
+    that run was made from, and a comparison of the two runs cites each run's own sources."""
+    from openpyxl import load_workbook
+
+    from forecast.cli import main
+    from forecast.outputs.workbook import HEADER_ROW
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    store = RunStore(tmp_path / "runs.sqlite")
+    first = create_run(data, CHEAP, store)
+    old_title = "2026年及未来5年市场数据中国青海省小微金融行业市场发展数据监测及投资前景展望报告 (industry report)"
+    path, obs = data / "sources.toml", data / "observations.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(old_title, "A retitled report"), encoding="utf-8")
+    obs.write_text(obs.read_text(encoding="utf-8").replace("qh_smallmicro_loans,2022,786.4,", "qh_smallmicro_loans,2022,790.0,"),
+                   encoding="utf-8")
+    second = create_run(data, CHEAP, store)
+    titles = [store.registry_for(r.run_id, data).sources["report_smallmicro_loans_2022"]["title"] for r in (first, second)]
+    assert titles == [old_title, "A retitled report"]
+    out = tmp_path / "first.xlsx"
+    assert main(["--data", str(data), "--store", str(store.path), "export", "--run", first.run_id, "-o", str(out)]) == 0
+    table = [list(r) for r in load_workbook(out)["sources"].iter_rows(values_only=True)]
+    rows = [dict(zip(table[HEADER_ROW], r)) for r in table[HEADER_ROW + 1:] if r[0]]
+    cited = {r["title"] for r in rows if r["source_id"] == "report_smallmicro_loans_2022"}
+    assert cited == {old_title}  # the run's own registry, not today's files
+    capsys.readouterr()
+    assert main(["--data", str(data), "--store", str(store.path), "compare", second.run_id, first.run_id, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["observations"]
+    assert (row["value_a"], row["value_b"], row["title"]) == (790.0, 786.4, old_title)  # the later run (first) wins

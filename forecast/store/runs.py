@@ -264,6 +264,12 @@ class RunStore:
         rows = self._connect().execute("SELECT name, data FROM run_files WHERE run_id = ?", (run_id,)).fetchall()
         return {name: zlib.decompress(data).decode("utf-8") for name, data in rows} or None
 
+    def registry_for(self, run_id: str, data_dir: str | Path | None = None):
+        """The registry the run was made from: the files it keeps, or the data folder for a run
+        stored before runs kept them."""
+        files = self.registry_files(run_id)
+        return load_registry(data_dir, files) if files else load_registry(data_dir)
+
     def save_backtest(self, backtest_id: str, spec: dict, result: dict) -> None:
         """Backtest results are immutable too: the first result stored under an id stays."""
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
