@@ -190,7 +190,8 @@ def _export(args) -> int:
     out = Path(args.output)
     if not out.parent.exists():
         raise InvalidInput(f"directory {out.parent} does not exist", "output")
-    if args.format == "xlsx":
+    fmt = args.format or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
+    if fmt == "xlsx":
         compare_with = store.get(args.compare) if args.compare else None
         data = build_workbook(store, run, store.registry_for(run.run_id, args.data), metrics, scenarios, args.model, levels,
                               sensitivity=args.sensitivity, compare_with=compare_with)
@@ -530,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     fc.set_defaults(func=_forecast)
 
     ex = sub.add_parser("export", help="write a run as an XLSX workbook or a long CSV for spreadsheets")
-    ex.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    ex.add_argument("--format", choices=("xlsx", "csv"), default=None, help="default: csv for a .csv file name, else xlsx")
     ex.add_argument("-o", "--output", required=True, help="file to write")
     ex.add_argument("--run", default=None, help="run id (default: the published run)")
     ex.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")

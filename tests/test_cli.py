@@ -120,3 +120,13 @@ def test_real_gunicorn_serves_csv_over_http(live_server):
         rows = list(csv.DictReader(io.StringIO(r.read().decode("utf-8"))))
     assert [row["period"] for row in rows][-5:] == ["2026", "2027", "2028", "2029", "2030"]
     assert all(row["scenario"] == "adverse" for row in rows)
+
+
+def test_export_writes_what_the_file_name_says_unless_told(small_store, small_run, tmp_path, capsys):
+    store = ["--store", str(small_store.path)]
+    assert main(store + ["export", "-o", str(tmp_path / "bands.csv")]) == 0
+    assert (tmp_path / "bands.csv").read_text(encoding="utf-8").startswith("series_id,")
+    assert main(store + ["export", "-o", str(tmp_path / "book.xlsx")]) == 0
+    assert (tmp_path / "book.xlsx").read_bytes()[:2] == b"PK"  # a zip: the workbook
+    assert main(store + ["export", "--format", "xlsx", "-o", str(tmp_path / "book.csv")]) == 0
+    assert (tmp_path / "book.csv").read_bytes()[:2] == b"PK"
