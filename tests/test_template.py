@@ -83,6 +83,8 @@ def test_cells_a_spreadsheet_gets_wrong_are_named():
     assert info.value.problems[0].message.startswith("mine.xlsx, sheet 'observations', row 2, field 'period': a date cell")
     with pytest.raises(RowError, match="mine.csv, row 1, field 'colour': unknown column 'colour'"):
         read_file(b"series_id,period,value,source_id,quality,colour\n", "mine.csv")
+    with pytest.raises(RowError, match="looks semicolon-separated: save the file as comma-separated CSV"):
+        read_file(b"series_id;period;value;source_id;quality\n", "excel-de.csv")
     with pytest.raises(RowError, match="field 'quality': no 'quality' column"):
         read_file(b"series_id,period,value,source_id\n", "mine.csv")
     with pytest.raises(RowError, match="not an XLSX workbook"):

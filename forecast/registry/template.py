@@ -56,7 +56,9 @@ def _header(cells: list, origin: Origin, allowed: tuple[str, ...], required: tup
     names = [None if c is None or str(c).strip() == "" else str(c).strip().lower() for c in cells]
     unknown = [n for n in names if n is not None and n not in allowed]
     if unknown:
-        raise origin.error(unknown[0], f"unknown column {unknown[0]!r}; the columns are {', '.join(allowed)}")
+        hint = next((f" (the header looks {name}-separated: save the file as comma-separated CSV)"
+                     for sep, name in ((";", "semicolon"), ("\t", "tab")) if sep in unknown[0]), "")
+        raise origin.error(unknown[0], f"unknown column {unknown[0]!r}; the columns are {', '.join(allowed)}{hint}")
     missing = [c for c in required if c not in names]
     if missing:
         raise origin.error(missing[0], f"no {missing[0]!r} column; the header row needs {', '.join(required)}")
