@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--members from {', '.join(MEMBERS)}, --datasets from {', '.join(DATASETS)}, --paths >= 1"
                  + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
     single_threaded()
-    from forecast.engine.validate import load_dataset
+    from forecast.engine.datasets import load_dataset
     rows = []
     try:
         for dataset in datasets:

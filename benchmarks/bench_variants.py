@@ -72,8 +72,8 @@ def main(argv=None) -> int:
     parser.add_argument("--engine", default="local", choices=["local", "serial"])
     args = parser.parse_args(argv)
     from forecast.engine import metrics
+    from forecast.engine.datasets import load_dataset
     from forecast.engine.executor import executor
-    from forecast.engine.validate import load_dataset
     rows = []
     for dataset in ("m3-yearly", "m3-quarterly"):
         series = load_dataset(dataset)

@@ -13,6 +13,7 @@ import sys
 from forecast import __version__
 from forecast.blas import single_threaded
 from forecast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED, env_number
+from forecast.engine.datasets import DATASETS
 from forecast.errors import InvalidInput, SmfcastError
 from forecast.outputs.bands import level_columns
 from forecast.outputs.tables import FORMATS, csv_text, render
@@ -357,13 +358,14 @@ def _validate(args) -> int:
 
     from tqdm import tqdm
 
+    from forecast.engine.datasets import load_csv, load_dataset
     from forecast.engine.executor import executor
-    from forecast.engine.validate import load_csv, load_dataset, validate
+    from forecast.engine.validate import validate
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
         raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
     if bool(args.dataset) == bool(args.csv):
-        raise InvalidInput("give either --dataset m3-yearly|m3-quarterly or --csv FILE --h H", "dataset")
+        raise InvalidInput("give either --dataset NAME (such as m3-yearly) or --csv FILE --h H", "dataset")
     if args.csv and args.h is None:
         raise InvalidInput("--csv needs --h, the number of final points to hold out", "h")
     series = load_dataset(args.dataset, args.limit) if args.dataset else load_csv(args.csv, args.h, args.limit)
@@ -588,7 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.set_defaults(func=_backtest)
 
     va = sub.add_parser("validate", help="score the models on competition data (M3) or any long CSV")
-    va.add_argument("--dataset", choices=["m3-yearly", "m3-quarterly"], default=None)
+    va.add_argument("--dataset", choices=list(DATASETS), default=None,
+                    help="competition data (M3, M1, tourism; yearly or quarterly), split as the competition did")
     va.add_argument("--csv", default=None, help="long file with series_id, period, value")
     va.add_argument("--h", type=int, default=None, help="points held out per series (with --csv)")
     va.add_argument("--limit", type=int, default=None, help="only the first N series")

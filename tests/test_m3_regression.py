@@ -33,7 +33,7 @@ def _plain(name: str, train: np.ndarray, h: int) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["arima", "ets", "theta", "prophet"])
 def test_each_member_scores_within_tolerance_of_its_plain_library(name):
-    from forecast.engine.validate import load_dataset
+    from forecast.engine.datasets import load_dataset
     series = load_dataset("m3-yearly")[::SERIES_STEP]
     ours, plain = [], []
     for s in series:

