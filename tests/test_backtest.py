@@ -72,6 +72,19 @@ def test_learn_records_scale_weights_calibration_and_the_random_walk():
     assert walk["ensemble_served"]["width-95"] >= walk["ensemble_raw"]["width-95"] - 1e-9
 
 
+def test_the_random_walk_with_drift_is_a_member_on_annual_series_only():
+    from forecast.defaults import MEMBERS, members_for
+    assert members_for(MEMBERS, 1) == MEMBERS and members_for(MEMBERS, 4) == tuple(m for m in MEMBERS if m != "drift")
+    rng = np.random.default_rng(3)
+    annual = _grid(100 * np.exp(np.cumsum(rng.normal(0.04, 0.02, 22))))
+    learned = learn(annual, 1, ("theta", "drift"), BacktestSpec(h=3, n_windows=6), 200, 1, "a", 0.0, np.inf, 3)
+    assert set(learned.weights) == {"theta", "drift"}  # weighted as a member ...
+    assert learned.record["against_random_walk"]["random_walk_with_drift"]["points"] == 6 * 3  # ... and still the benchmark
+    quarterly = learn(annual, 4, ("theta", "drift"), BacktestSpec(h=3, n_windows=6), 200, 1, "q", 0.0, np.inf, 3)
+    assert quarterly.weights is None  # one member left: a random walk ignores the season
+    assert quarterly.record["against_random_walk"]["random_walk_with_drift"]["points"] == 6 * 3
+
+
 def test_learn_with_too_little_history_keeps_equal_weights_and_says_so():
     series = _grid(np.linspace(100.0, 130.0, 8))  # 8 points: h=4 leaves 4 < 6 to train on
     learned = learn(series, 1, ("ets", "theta"), BacktestSpec(h=4, n_windows=8), 100, 1, "short", 0.0, np.inf, 6)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.defaults import LEVELS
+from forecast.defaults import LEVELS, members_for
 from forecast.engine import calibration, metrics
 from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, shrunk_weights
 from forecast.engine.members import fit_members
@@ -194,6 +194,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     """Scale, member weights, calibration factors and the random-walk comparison from a
     rolling-origin backtest of the series a run fits (see the module docstring)."""
     y, truth, transform = series.y, series.truth, series.transform
+    models = members_for(models, season_length)
     cutoffs = spec.cutoffs(len(y))
     if not cutoffs:
         choice = choose_scale(y, lower, upper, h_future, None, season_length)
@@ -202,8 +203,10 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
             "weighting": "equal: no backtest window", "h": spec.h, "n_windows": 0, "scale": choice.describe()})
     evidence = scale_evidence(series, spec, season_length, seed, label, lower, upper)
     choice = choose_scale(y, lower, upper, h_future, evidence, season_length)
-    windows, cutoffs, failures = cross_validation(y, spec, models + (BENCHMARK,), season_length, n_paths, seed, label, choice.scale)
-    bench = windows.pop(BENCHMARK)
+    # the random walk with drift is the benchmark, and on annual series a member too
+    with_benchmark = models if BENCHMARK in models else models + (BENCHMARK,)
+    windows, cutoffs, failures = cross_validation(y, spec, with_benchmark, season_length, n_paths, seed, label, choice.scale)
+    bench = windows[BENCHMARK] if BENCHMARK in models else windows.pop(BENCHMARK)
     members = {m: w for m, w in windows.items() if w}
     scores = {m: float(np.mean(window_scores(truth, y, w, season_length) or [np.nan])) for m, w in members.items()}
     weights, lam = shrunk_weights(scores, len(cutoffs))

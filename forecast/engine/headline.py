@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED
+from forecast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED, members_for
 from forecast.engine import calibration, provincial
 from forecast.engine.backtest import BacktestSpec, Learned, learn
 from forecast.engine.ensemble import DEFAULT_COMBINATION, combine, normalize_weights
@@ -105,14 +105,15 @@ class SeriesFit:
 def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineConfig, label: str) -> SeriesFit:
     """Backtest, fit every member on the chosen scale, combine and calibrate (module docstring)."""
     m = series.season_length
+    models = members_for(config.models, m)
     if config.backtest_windows > 0:
         spec = BacktestSpec(h=config.backtest_h, n_windows=config.backtest_windows)
-        learned = learn(series, m, config.models, spec, config.backtest_paths, config.seed, label, meta.lower, meta.upper, h)
+        learned = learn(series, m, models, spec, config.backtest_paths, config.seed, label, meta.lower, meta.upper, h)
     else:
         choice = choose_scale(series.y, meta.lower, meta.upper, h)
         learned = Learned(choice, None, None, DEFAULT_COMBINATION, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off",
                                                "scale": choice.describe()})
-    fitted = fit_members(series.y, m, h, config.models, config.n_paths, config.seed, label, learned.scale.scale)
+    fitted = fit_members(series.y, m, h, models, config.n_paths, config.seed, label, learned.scale.scale)
     if not fitted.fits:
         raise SmfcastError(f"every model failed on {label}: " + "; ".join(f"{k}: {v}" for k, v in fitted.failures.items()))
     natural = fitted.paths

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE, LEVELS
+from forecast.defaults import ENSEMBLE, LEVELS, members_for
 from forecast.engine import calibration, metrics
 from forecast.engine.backtest import BacktestSpec, learn
 from forecast.engine.datasets import Series
@@ -148,6 +148,7 @@ def forecast_series(task) -> dict:
     """Member paths for the test period (natural units) and what the procedure needs besides:
     inner-holdout paths (pooled) or the series' own backtest and served ensemble (run)."""
     s, models, seed, procedure, spec = task
+    models = members_for(models, s.season_length)
     h, m = len(s.test), s.season_length
     space, lower = _space(s.train)
     out = {"id": s.id, "seconds": {}, "inner": None, "inner_truth": None, "failures": {}, "served": None}
@@ -282,6 +283,9 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
         from forecast.engine.headline import EngineConfig
         cfg = EngineConfig()
         spec = BacktestSpec(cfg.backtest_h, cfg.backtest_windows)
+    seasons = {s.season_length for s in series}
+    if len(seasons) == 1:  # one kind of data: the members that fit it (a mixed file keeps all, with fallbacks)
+        models = members_for(models, seasons.pop())
     tasks = [(s, models, seed, procedure, spec) for s in series]
     results = []
     for r in (executor.map(forecast_series, tasks) if executor else map(forecast_series, tasks)):

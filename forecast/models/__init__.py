@@ -8,7 +8,7 @@ from .drift import Drift
 from .prophet import Prophet
 from .statsforecast_models import ETS, Theta
 
-# "drift" is the random-walk benchmark runs compare themselves with, not an ensemble member.
+# "drift" is the random-walk benchmark runs compare themselves with, and a member on annual series.
 MODELS: dict[str, type[Model]] = {"arima": ARIMA, "prophet": Prophet, "ets": ETS, "theta": Theta, "drift": Drift}
 
 
