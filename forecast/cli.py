@@ -378,7 +378,7 @@ def _validate(args) -> int:
     if args.format != "table":
         print(render(rows, VALIDATE_COLUMNS, args.format))
         return 0
-    print(f"{args.dataset or args.csv}: {len(series)} series, procedure {args.procedure}, models {','.join(models)}, "
+    print(f"{args.dataset or args.csv}: {len(series)} series, procedure {args.procedure}, models {','.join(info['models'])}, "
           f"{took:.0f} s wall; seconds = fitting time summed over series (one core), inner fits and backtests included; "
           f"msis and width-95 are scaled by the in-sample naive error")
     print(render(rows, VALIDATE_COLUMNS, "table"))

@@ -296,7 +296,7 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
     excluded = {r["id"]: "; ".join(f"{k}: {v}" for k, v in r["failures"].items()) for r in results if not r["paths"]}
     kept = [r for r in results if r["paths"]]
     h_max = max(len(s.test) for s in series)
-    info = {"procedure": procedure, "excluded": excluded, "scales": _count(r["scale"] for r in kept),
+    info = {"procedure": procedure, "models": list(models), "excluded": excluded, "scales": _count(r["scale"] for r in kept),
             "member_failures": _count(k for r in kept for k in r["failures"]),
             "benchmark_fallbacks": _count(k for r in kept for k in r["benchmark_fallback"])}
     table = _Table()
