@@ -14,9 +14,9 @@ from flask import Flask
 from forecast.registry.series import default_data_dir, load_registry
 from forecast.store.runs import RunStore, default_store_path
 
-from .params import TextJSONProvider, registry_of
+from .params import TextJSONProvider
 from .problems import register_problem_handlers
-from .response_cache import CachedGets, ResponseCache
+from .response_cache import CachedGets, ResponseCache, api_digest
 
 log = logging.getLogger("smfcast.api")
 
@@ -43,10 +43,9 @@ def create_app(config: dict | None = None) -> Flask:
         from forecast.store.runs import create_run
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
-    published = store.published()
     load_registry(app.config["SMFCAST_DATA"])  # a broken data folder stops the start, named
-    run_id = published.run_id if published else None
-    app.extensions["smfcast_registry"] = (run_id, registry_of(store, run_id, app.config["SMFCAST_DATA"]))
+    store.registry_for(store.published_id(), app.config["SMFCAST_DATA"])  # loaded before the first request
+    api_digest()  # hashed before the first request, not inside it
     app.extensions["smfcast_responses"] = ResponseCache()
     app.wsgi_app = CachedGets(app.wsgi_app, app.extensions["smfcast_responses"], store.published_id)
     register_problem_handlers(app)

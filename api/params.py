@@ -7,7 +7,6 @@ from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from forecast.errors import InvalidInput, SmfcastError
-from forecast.registry.series import load_registry
 from forecast.store.runs import Run, RunStore
 
 COMMON = {"format", "layout", "bom"}
@@ -85,46 +84,21 @@ def json_fields(example: str, fields: tuple[str, ...], taker: str) -> dict:
     return body
 
 
-PINNED_REGISTRIES = 4  # registries of pinned, unpublished runs a worker keeps loaded
-
-
 def store() -> RunStore:
     return current_app.extensions["smfcast_store"]
 
 
 def sources(*runs: Run) -> dict:
-    """The sources of the runs' registries together (a later run's entry wins): what a comparison
-    of runs cites, for observations removed as well as added."""
-    out = {}
-    for r in runs:
-        out.update(registry(r).sources)
-    return out
+    """The sources of the runs' registries together: what a comparison of runs cites."""
+    return store().sources_for([r.run_id for r in runs], current_app.config["SMFCAST_DATA"])
 
 
 def registry(pinned: Run | None = None):
-    """The registry of a run's data, from the files the run keeps (the data folder for a run
-    stored before runs kept them); by default the published run's. Every worker serves the same
-    series, sources and workbook, whenever it started; they change when another run is published,
-    not when the files do."""
-    published = store().published()
-    run_id = published.run_id if published is not None else None
-    if pinned is not None and pinned.run_id != run_id:
-        others = current_app.extensions.setdefault("smfcast_pinned_registries", {})
-        if pinned.run_id not in others:
-            while len(others) >= PINNED_REGISTRIES:
-                others.pop(next(iter(others)))
-            others[pinned.run_id] = registry_of(store(), pinned.run_id, current_app.config["SMFCAST_DATA"])
-        return others[pinned.run_id]
-    loaded_for, reg = current_app.extensions["smfcast_registry"]
-    if run_id != loaded_for:
-        reg = registry_of(store(), run_id, current_app.config["SMFCAST_DATA"])
-        current_app.extensions["smfcast_registry"] = (run_id, reg)
-    return reg
-
-
-def registry_of(run_store: RunStore, run_id: str | None, data_dir: str):
-    """The registry loaded from the files `run_id` keeps, else from the data folder."""
-    return run_store.registry_for(run_id, data_dir) if run_id is not None else load_registry(data_dir)
+    """The registry of a run's data (by default the published run's), from the files the run keeps:
+    every worker serves the same series, sources and workbook, whenever it started; they change
+    when another run is published, not when the files do."""
+    run_id = pinned.run_id if pinned is not None else store().published_id()
+    return store().registry_for(run_id, current_app.config["SMFCAST_DATA"])
 
 
 def run() -> Run:

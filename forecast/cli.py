@@ -272,8 +272,7 @@ def _compare(args) -> int:
     from forecast.outputs.revisions import COLUMNS, TABLES, compare
     store = _store(args)
     a, b = store.get(args.run_a), store.get(args.run_b)
-    record = compare(store, a, b, args.metric, {**store.registry_for(a.run_id, args.data).sources,
-                                                **store.registry_for(b.run_id, args.data).sources})
+    record = compare(store, a, b, args.metric, store.sources_for([a.run_id, b.run_id], args.data))
     if args.format == "json":
         import json
         print(json.dumps(record, ensure_ascii=False, indent=2))

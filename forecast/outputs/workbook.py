@@ -374,7 +374,7 @@ def _revisions_sheet(wb, fmt: _Formats, store: RunStore, before: Run, run: Run, 
     """This run against an earlier one: why the numbers moved (observations, settings), then how
     (target probabilities, medians and bounds); changes are this run minus the earlier one."""
     from forecast.outputs.revisions import FORECAST_COLUMNS, OBSERVATION_COLUMNS, SETTING_COLUMNS, TARGET_COLUMNS, compare
-    sources = {**store.registry_for(before.run_id, registry.data_dir).sources, **registry.sources} if registry is not None else None
+    sources = store.sources_for([before.run_id, run.run_id], registry.data_dir) if registry is not None else None
     record = compare(store, before, run, metrics, sources)
     ws = wb.add_worksheet("revisions")
     _write_text(ws, 0, 0, f"预测修订  Revisions: run {run.run_id} against run {before.run_id} ({before.created})", fmt.title)

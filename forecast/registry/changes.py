@@ -82,10 +82,11 @@ def last_changes(entries: list[dict]) -> dict[str, dict]:
     return out
 
 
-def vintage(data_dir: Path, series_ids: list[str]) -> dict:
+def vintage(data_dir: Path, series_ids: list[str], text: str | None = None) -> dict:
     """What a run records about the data it used: the log's digest and length, and for each series
-    its last change (None for a series unchanged since the registry was compiled)."""
-    text = log_text(data_dir)
+    its last change (None for a series unchanged since the registry was compiled). `text`: the
+    log as the run read it (default: read from `data_dir`)."""
+    text = log_text(data_dir) if text is None else text
     entries = read_log(data_dir, text)
     last = last_changes(entries)
     return {"log": LOG, "log_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None,

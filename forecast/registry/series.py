@@ -287,8 +287,9 @@ def registry_texts(data_dir: str | Path) -> dict[str, str]:
     """The text of every file `load_registry` reads (the change log when there is one): what a run
     keeps, so the registry it was made from can be served after the files change."""
     data_dir = Path(data_dir)
-    names = REGISTRY_FILES + ((changes.LOG,) if (data_dir / changes.LOG).exists() else ())
-    return {name: (data_dir / name).read_bytes().decode("utf-8") for name in names}
+    texts = {name: (data_dir / name).read_bytes().decode("utf-8") for name in REGISTRY_FILES}
+    log = changes.log_text(data_dir)
+    return {**texts, changes.LOG: log} if log else texts
 
 
 def load_registry(data_dir: str | Path | None = None, texts: Mapping[str, str] | None = None) -> Registry:

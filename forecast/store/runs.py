@@ -39,6 +39,7 @@ from forecast.policy.scenarios import (
     load_scenarios,
 )
 from forecast.policy.targets import Target, check_target_years, load_targets
+from forecast.registry import changes
 from forecast.registry.periods import parse_period
 from forecast.registry.series import HEADLINE_METRICS, default_data_dir, load_registry, registry_texts
 from forecast.registry.transforms import Transform
@@ -264,11 +265,20 @@ class RunStore:
         rows = self._connect().execute("SELECT name, data FROM run_files WHERE run_id = ?", (run_id,)).fetchall()
         return {name: zlib.decompress(data).decode("utf-8") for name, data in rows} or None
 
-    def registry_for(self, run_id: str, data_dir: str | Path | None = None):
-        """The registry the run was made from: the files it keeps, or the data folder for a run
-        stored before runs kept them."""
-        files = self.registry_files(run_id)
-        return load_registry(data_dir, files) if files else load_registry(data_dir)
+    def registry_for(self, run_id: str | None, data_dir: str | Path | None = None):
+        """The registry the run was made from: the files it keeps (loaded once per process, as runs
+        never change), or the data folder for no run or a run stored before runs kept them."""
+        if run_id is None:
+            return load_registry(data_dir)
+        return _cached_registry(str(self.path), run_id, str(data_dir) if data_dir is not None else None, self)
+
+    def sources_for(self, run_ids: list[str], data_dir: str | Path | None = None) -> dict:
+        """The sources of several runs' registries together (a later run's entry wins): what a
+        comparison of runs cites, for observations removed as well as added."""
+        out = {}
+        for run_id in run_ids:
+            out.update(self.registry_for(run_id, data_dir).sources)
+        return out
 
     def save_backtest(self, backtest_id: str, spec: dict, result: dict) -> None:
         """Backtest results are immutable too: the first result stored under an id stays."""
@@ -337,6 +347,12 @@ class RunStore:
 def _run_from_row(row) -> Run:
     run_id, created, version, config, inputs, summary = row
     return Run(run_id, created, version, json.loads(config), json.loads(inputs), json.loads(summary))
+
+
+@lru_cache(maxsize=8)
+def _cached_registry(_path: str, run_id: str, data_dir: str | None, store: RunStore):
+    files = store.registry_files(run_id)
+    return load_registry(data_dir, files) if files else load_registry(data_dir)
 
 
 @lru_cache(maxsize=64)
@@ -426,8 +442,8 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
                "levers": {k: v.as_dict() for k, v in levers.items()},
                "targets": {k: v.as_dict() for k, v in targets.items()}, "libraries": library_versions(),
                "code": code_digest()}
-    from forecast.registry.changes import vintage
-    summary["vintage"] = vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}))
+    summary["vintage"] = changes.vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}),
+                                 files.get(changes.LOG, ""))  # the log as this run read it, once
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = Run(run_id, created, __version__, config.to_dict(), inputs, summary)
     store.save(run, arrays, files)
