@@ -150,12 +150,5 @@ class Failure:
     def from_dict(d: dict | None) -> list[Failure]:
         return [Failure(k, str(v)) for k, v in sorted((d or {}).items())]
 
-    def as_pair(self) -> tuple[str, str]:
-        return self.model, self.reason
 
-
-def failures_dict(failures: list[Failure]) -> dict[str, str]:
-    return dict(f.as_pair() for f in failures)
-
-
-__all__ = ["SCHEMA", "AgainstRandomWalk", "Calibration", "Failure", "Interval", "Method", "failures_dict"]
+__all__ = ["SCHEMA", "AgainstRandomWalk", "Calibration", "Failure", "Interval", "Method"]
