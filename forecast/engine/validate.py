@@ -325,7 +325,7 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
             for label, w in (("ensemble (equal weights)", None), ("ensemble", weights)):
                 point, ens = combine(natural, w, rng(ENSEMBLE), how, space)
                 table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
-            point, ens = combine(natural, weights, rng(ENSEMBLE), how, space)
+            # (point, ens) are the weighted ensemble's from the last pass: calibrate those
             capped, _ = calibration.cap(ens, factors[: ens.shape[1]], space, s.train)
             table.add("ensemble (calibrated)", s, _path_bands(space.inverse(calibration.apply(ens, capped)), space.inverse(point)), secs)
         else:
