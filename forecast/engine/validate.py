@@ -201,31 +201,43 @@ def pooled_weights(results: list[dict], models: tuple[str, ...]) -> tuple[dict[s
     return shrunk_weights({m: float(np.mean(v)) for m, v in scores.items()}, n)
 
 
-def pooled_combination(results: list[dict], weights, seed: int) -> tuple[str, dict[str, float]]:
+def inner_ensembles(results: list[dict], weights, seed: int) -> dict[str, dict[str, tuple]]:
+    """{combination: {series id: (model space, ensemble paths)}} on every series' inner holdout,
+    made once for choosing the combination and calibrating it."""
+    out = {how: {} for how in COMBINATIONS}
+    for r in results:
+        if r["inner"] is None:
+            continue
+        space, _ = _space(r["inner_truth"])
+        for how in COMBINATIONS:
+            out[how][r["id"]] = (space, combine(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"), how, space)[1])
+    return out
+
+
+def pooled_combination(results: list[dict], ensembles: dict[str, dict[str, tuple]]) -> tuple[str, dict[str, float]]:
     """The combination with the lower mean scaled interval score (MSIS) of the raw ensemble on the
     inner holdouts, pooled over series; and both scores."""
     msis = {}
     for how in COMBINATIONS:
         scores = []
         for r in results:
-            if r["inner"] is None or not np.isfinite(r.get("inner_scale", np.nan)):
+            if r["id"] not in ensembles[how] or not np.isfinite(r.get("inner_scale", np.nan)):
                 continue
-            space, _ = _space(r["inner_truth"])
-            _, ens = combine(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"), how, space)
+            space, ens = ensembles[how][r["id"]]
             lo, hi = metrics.quantile_band(space.inverse(ens), 95)
             scores.append(metrics.winkler_score(r["inner_truth"], lo, hi, 95) / r["inner_scale"])
         msis[how] = float(np.mean(scores)) if scores else np.inf
     return min(COMBINATIONS, key=lambda k: (msis[k], k != DEFAULT_COMBINATION)), msis
 
 
-def pooled_factors(results: list[dict], weights, seed: int, h: int, how: str = DEFAULT_COMBINATION) -> list[dict]:
-    """Per-horizon conformal factors of the weighted ensemble from every series' inner holdout."""
+def pooled_factors(results: list[dict], ensembles: dict[str, tuple], h: int) -> list[dict]:
+    """Per-horizon conformal factors of the chosen ensemble (`ensembles`: by series id) from every
+    series' inner holdout."""
     scores = [[] for _ in range(h)]
     for r in results:
-        if r["inner"] is None:
+        if r["id"] not in ensembles:
             continue
-        space, _ = _space(r["inner_truth"])
-        _, ens = combine(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"), how, space)
+        space, ens = ensembles[r["id"]]
         truth = space.forward_inside(r["inner_truth"])
         for k in range(min(h, ens.shape[1])):
             scores[k].append(calibration.required_scale(truth[k], ens[:, k]))
@@ -302,8 +314,9 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
     table = _Table()
     if procedure == "pooled":
         weights, lam = pooled_weights(kept, models)
-        how, inner_msis = pooled_combination(kept, weights, seed)
-        horizons = pooled_factors(kept, weights, seed, h_max, how)
+        ensembles = inner_ensembles(kept, weights, seed)
+        how, inner_msis = pooled_combination(kept, ensembles)
+        horizons = pooled_factors(kept, ensembles[how], h_max)
         factors = [hz["factor"] for hz in horizons]
         info.update({"weights": weights, "shrinkage": lam, "combination": how, "combination_inner_msis": inner_msis,
                      "calibration": horizons, "calibration_factors": factors})
