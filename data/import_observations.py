@@ -36,8 +36,9 @@ from pathlib import Path
 
 from forecast.errors import DataError
 from forecast.registry import atomic, changes
+from forecast.registry.intake import rename_order
 from forecast.registry.series import OBSERVATION_COLUMNS, load_registry
-from forecast.registry.texts import OBSERVATIONS, SOURCES, csv_line, observation_key, put_observations, toml_table
+from forecast.registry.texts import OBSERVATIONS, SERIES, SOURCES, csv_line, observation_key, put_observations, toml_table
 
 DATA = Path(__file__).resolve().parent
 COLUMNS = ("series_id", "region", "period", "value", "unit", "definition", "source_url", "source_quote")
@@ -162,12 +163,18 @@ def generated_ids(text: str) -> set[str]:
     return set(tomllib.loads(text[start:end])) if start >= 0 and end > start else set()
 
 
-def plan(data_dir: Path, compiled: Path) -> tuple[dict[str, str], dict]:
+def current_texts(data_dir: Path) -> dict[str, str]:
+    """The registry files as they are (an empty sources.toml or header-only observations.csv for
+    one that does not exist yet), read once per import."""
+    empty = {SERIES: "", SOURCES: "", OBSERVATIONS: csv_line(list(OBSERVATION_COLUMNS)) + "\n"}
+    return {name: (data_dir / name).read_text(encoding="utf-8") if (data_dir / name).exists() else text
+            for name, text in empty.items()}
+
+
+def plan(data_dir: Path, compiled: Path, current: dict[str, str]) -> tuple[dict[str, str], dict]:
     """The new texts of observations.csv and sources.toml, and what changes, without writing."""
     produced, sources, skipped = compiled_rows(read_compiled(compiled))
-    obs_path, src_path = data_dir / OBSERVATIONS, data_dir / SOURCES
-    obs_text = obs_path.read_text(encoding="utf-8") if obs_path.exists() else csv_line(list(OBSERVATION_COLUMNS)) + "\n"
-    src_text = src_path.read_text(encoding="utf-8") if src_path.exists() else ""
+    obs_text, src_text = current[OBSERVATIONS], current[SOURCES]
     logged = {e["place"] for e in changes.read_log(data_dir) if e["file"] == OBSERVATIONS}
     ours = generated_ids(src_text)
     held = {}  # place -> (source id, text) of every row in the file
@@ -195,26 +202,18 @@ def plan(data_dir: Path, compiled: Path) -> tuple[dict[str, str], dict]:
     return {OBSERVATIONS: put_observations(obs_text, edits), SOURCES: replace_block(src_text, generated_block(sources))}, counts
 
 
-def _order(data_dir: Path, texts: dict[str, str]) -> list[str]:
-    """Sources first when the registry loads that way (new rows cite new sources), else rows first."""
-    try:
-        load_registry(data_dir, {SOURCES: texts[SOURCES]})
-        return [SOURCES, OBSERVATIONS]
-    except DataError:
-        return [OBSERVATIONS, SOURCES]
-
-
 def run(compiled: Path, data_dir: Path, check: bool = False, out=None) -> dict:
     out = out or sys.stdout
     with atomic.locked(data_dir):
         atomic.recover(data_dir)
-        texts, counts = plan(data_dir, compiled)
+        current = current_texts(data_dir)
+        texts, counts = plan(data_dir, compiled, current)
         try:
             load_registry(data_dir, texts)
         except DataError as err:
             raise CompiledFileError(f"nothing was written: the imported registry would not load: {err}") from None
-        changed = [name for name in _order(data_dir, texts)
-                   if not (data_dir / name).exists() or (data_dir / name).read_text(encoding="utf-8") != texts[name]]
+        # the changed files, in an order in which every intermediate state loads (`smfcast data`'s)
+        changed = rename_order(data_dir, current, {**current, **texts})
         if changed and not check:
             atomic.replace_files(data_dir, [(name, texts[name].encode("utf-8")) for name in changed])
     verb = "would change" if check else "changed"

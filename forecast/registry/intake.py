@@ -226,7 +226,7 @@ def _validate(data_dir: Path, current: dict[str, str], edits: list[_Edit], probl
                 return []
 
 
-def _rename_order(data_dir: Path, current: dict[str, str], final: dict[str, str]) -> list[str]:
+def rename_order(data_dir: Path, current: dict[str, str], final: dict[str, str]) -> list[str]:
     """An order of the changed registry files in which every intermediate state loads (new sources
     before the rows that cite them; rows before the sources they stop citing)."""
     changed = [n for n in (SERIES, SOURCES, OBSERVATIONS) if final[n] != current[n]]
@@ -245,7 +245,7 @@ def _rename_order(data_dir: Path, current: dict[str, str], final: dict[str, str]
 
 
 def _commit(data_dir: Path, current: dict[str, str], final: dict[str, str], log_text: str, entries: list[dict]) -> None:
-    order = _rename_order(data_dir, current, final)
+    order = rename_order(data_dir, current, final)
     files = [(name, final[name].encode("utf-8")) for name in order]
     files.append((changes.LOG, changes.appended(log_text, entries).encode("utf-8")))
     try:
