@@ -143,13 +143,16 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (Linux /proc; none when it is gone)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def gunicorn_workers(pid: int) -> list[int]:
     """The gunicorn worker processes under `pid` (gunicorn's master, or `smfcast serve` above it; Linux /proc)."""
-    def children(p: int) -> list[int]:
-        try:
-            return [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except OSError:
-            return []
     try:
         is_gunicorn = b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -193,13 +196,12 @@ def wrk_line(w: dict) -> str:
     return f"p50 {w['p50']:.2f} ms, p99 {w['p99']:.2f} ms, {w['rps']:.0f} requests/s, non-2xx: {w['bad']}{cpu}"
 
 
-def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> float:
-    """Print one asyncio measurement; return its p99 in ms."""
+def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget: str) -> None:
+    """Print one asyncio measurement."""
     bad = sum(1 for s in statuses if s != 200)
     p50, p99 = np.percentile(lat * 1000, [50, 99])
     print(f"{label}: {len(lat)} requests, p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {lat.max() * 1000:.1f} ms, "
           f"{len(lat) / wall:.0f} requests/s, non-200: {bad}   [{budget}]")
-    return float(p99)
 
 
 def start_floor(workers: int) -> tuple[subprocess.Popen, int]:
@@ -214,10 +216,7 @@ def start_floor(workers: int) -> tuple[subprocess.Popen, int]:
 
 
 def descendants(pid: int) -> list[int]:
-    try:
-        kids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    kids = children(pid)
     return kids + [d for k in kids for d in descendants(k)]
 
 
@@ -336,8 +335,9 @@ def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, to
             lat, statuses, wall = load(url_port, raw, args.concurrency, total // 2)
             return {"p99": float(np.percentile(lat * 1000, 99)), "bad": sum(s != 200 for s in statuses), "cpu_ms": None}
 
-        ratios, still_running = {"paused": [], "running": [], "floor_running": []}, True
-        p99s, cpu = {"floor": [], "paused": [], "running": []}, {"floor": [], "paused": [], "running": []}
+        still_running = True
+        p99s = {"floor": [], "paused": [], "running": [], "floor_running": []}  # per round, ms
+        cpu = {"floor": [], "paused": [], "running": []}
         for r in range(1, rounds + 1):
             signal_all(worker, signal.SIGSTOP)
             try:
@@ -352,16 +352,14 @@ def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, to
                 still_running = False
                 print(f"  round {r}: the refit ended during the round; this round and later ones are not counted")
                 break
-            for name, m in (("paused", paused), ("running", running), ("floor_running", floor_running)):
-                ratios[name].append(m["p99"] / f["p99"])
-            for name, m in (("floor", f), ("paused", paused), ("running", running)):
+            for name, m in (("floor", f), ("paused", paused), ("running", running), ("floor_running", floor_running)):
                 p99s[name].append(m["p99"])
-                if m.get("cpu_ms"):
+                if m.get("cpu_ms") and name in cpu:
                     cpu[name].append(m["cpu_ms"])
             bad = paused["bad"] + running["bad"]
-            print(f"  round {r}: floor p99 {f['p99']:.2f} ms | cached GET p99 {paused['p99']:.2f} ms ({ratios['paused'][-1]:.2f}x) | "
-                  f"while the refit runs p99 {running['p99']:.2f} ms ({ratios['running'][-1]:.2f}x) | non-2xx: {bad} | "
-                  f"the floor itself while the refit runs: p99 {floor_running['p99']:.2f} ms ({ratios['floor_running'][-1]:.2f}x)")
+            print(f"  round {r}: floor p99 {f['p99']:.2f} ms | cached GET p99 {paused['p99']:.2f} ms ({paused['p99'] / f['p99']:.2f}x) | "
+                  f"while the refit runs p99 {running['p99']:.2f} ms ({running['p99'] / f['p99']:.2f}x) | non-2xx: {bad} | "
+                  f"the floor itself while the refit runs: p99 {floor_running['p99']:.2f} ms ({floor_running['p99'] / f['p99']:.2f}x)")
         state = _job(base + job["url"])
         when = f"{time.perf_counter() - started:.0f} s after it started, {state['progress']}"
         counted = len(p99s["floor"])
@@ -369,6 +367,7 @@ def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, to
               + f"; now {state['status']} ({when})")
         if not counted:
             return
+        ratios = {name: np.array(p99s[name]) / np.array(p99s["floor"]) for name in ("paused", "running", "floor_running")}
         for name, label in (("paused", "no refit"), ("running", "refit running")):
             median = float(np.median(ratios[name]))
             verdict = "within" if median <= 1.5 else "NOT within"

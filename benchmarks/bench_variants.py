@@ -20,6 +20,7 @@ import argparse
 import warnings
 
 import numpy as np
+from bench_models import sample  # the same even spread of series as bench_models (this folder)
 
 from forecast.blas import single_threaded
 from forecast.defaults import SEED
@@ -76,9 +77,7 @@ def main(argv=None) -> int:
     from forecast.engine.executor import executor
     rows = []
     for dataset in ("m3-yearly", "m3-quarterly"):
-        series = load_dataset(dataset)
-        if 0 < args.limit < len(series):
-            series = [series[i] for i in np.linspace(0, len(series) - 1, args.limit).round().astype(int)]
+        series = sample(load_dataset(dataset), args.limit)
         with executor(args.engine) as ex:
             results = list(ex.map(_task, series))
         for variant in VARIANTS:
