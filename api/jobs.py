@@ -30,14 +30,14 @@ def data_dir() -> str:
 
 
 def submit(kind: str, example: str):
-    """A write that becomes a job (`kind`: "refit" or "backtest"): no query parameters, the token,
+    """A write that becomes a job (`kind`: "refit" or "backtest", the queue's `submit_<kind>`): no query parameters, the token,
     a JSON body (`example` shows one), then 202 with where to poll; `"duplicate": true` when an
     identical job was already queued or running."""
     allow()
     by = require_token()
     body = json_body(example)
     q = queue()
-    job, created = (q.submit_refit if kind == "refit" else q.submit_backtest)(body, by, data_dir())
+    job, created = getattr(q, f"submit_{kind}")(body, by, data_dir())
     url = url_for("jobs.job", job_id=job["job_id"])
     return jsonify({**job, "url": url, "duplicate": not created}), 202, {"Location": url}
 

@@ -7,6 +7,7 @@ from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from forecast.errors import InvalidInput, SmfcastError
+from forecast.store.requests import refuse_unknown
 from forecast.store.runs import Run, RunStore
 
 COMMON = {"format", "layout", "bom"}
@@ -78,9 +79,7 @@ def json_fields(example: str, fields: tuple[str, ...], taker: str) -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object such as {example}", "body")
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; {taker} takes {', '.join(fields)}", unknown[0])
+    refuse_unknown(body, fields, taker)
     return body
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from forecast.errors import InvalidInput
+from forecast.store.requests import refuse_unknown
 
 from .formats import respond_table
 from .jobs import require_token, submit
@@ -55,8 +55,6 @@ def publish(run_id: str):
     allow()
     by = require_token()
     body = json_body('{"reason": "data for 2025 added"}')
-    unknown = sorted(set(body) - {"reason"})
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; a publication takes reason", unknown[0])
+    refuse_unknown(body, ("reason",), "a publication")
     record = store().publish(run_id, by, body.get("reason", ""))
     return jsonify(record)

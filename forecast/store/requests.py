@@ -47,12 +47,17 @@ def _models(body: dict, labels: dict | None) -> tuple[str, ...]:
     return tuple(models)
 
 
-def _unknown(body: dict, allowed: list[str], what: str) -> None:
-    if not isinstance(body, dict):
-        raise InvalidInput(f"the body must be a JSON object such as {{\"seed\": 1}}, not {type(body).__name__}", "body")
+def refuse_unknown(body: dict, allowed, what: str) -> None:
+    """Refuse the first field of `body` that is not `allowed`, saying what (`what`) takes which."""
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r}; {what} takes {', '.join(allowed)}", unknown[0])
+
+
+def _unknown(body: dict, allowed: list[str], what: str) -> None:
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the body must be a JSON object such as {{\"seed\": 1}}, not {type(body).__name__}", "body")
+    refuse_unknown(body, allowed, what)
 
 
 @dataclass(frozen=True)
