@@ -176,6 +176,13 @@ def cap(paths: np.ndarray, factors: list, transform, y: np.ndarray) -> tuple[lis
     return out, capped
 
 
+def widen(paths: np.ndarray, factors: list, transform, y: np.ndarray) -> tuple[np.ndarray, list, list[int]]:
+    """The ensemble as served: `paths` stretched by `factors` held to the width limit (`cap`); with
+    the factors applied and the (1-based) steps that were capped."""
+    factors, capped = cap(paths, factors, transform, y)
+    return apply(paths, factors), factors, capped
+
+
 def leave_one_out(windows: list[tuple[int, np.ndarray]], truth: np.ndarray, h: int, rule=None) -> list[tuple[int, np.ndarray]]:
     """Each window's paths stretched by factors learned from the *other* windows (`rule` maps the
     horizon records to factors, as a run applies them; raw factors by default), so the calibrated

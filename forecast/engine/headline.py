@@ -123,8 +123,7 @@ def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineCo
     record = dict(learned.record)
     if learned.factors is not None:
         factors, labels = calibration.extend(learned.factors, h)
-        factors, record["capped_steps"] = calibration.cap(ens, factors, series.transform, series.y)
-        ens = calibration.apply(ens, factors)
+        ens, factors, record["capped_steps"] = calibration.widen(ens, factors, series.transform, series.y)
         record["factors_by_step"], record["labels_by_step"] = factors, labels
     record["ensemble_weights"] = {k: round(v, 6) for k, v in weights.items()}
     record["guards"] = {name: {"truncated": f.truncated, "resampled": f.resampled} for name, f in fitted.fits.items()

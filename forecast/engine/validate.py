@@ -176,8 +176,7 @@ def forecast_series(task) -> dict:
         point, ens = combine(fitted.paths, learned.weights, rng_for(seed, s.id, ENSEMBLE), learned.combination, space)
         raw = (space.inverse(point), space.inverse(ens))
         if learned.factors is not None:
-            factors, _ = calibration.cap(ens, calibration.extend(learned.factors, h)[0], space, s.train)
-            ens = calibration.apply(ens, factors)
+            ens = calibration.widen(ens, calibration.extend(learned.factors, h)[0], space, s.train)[0]
         out["served"] = {"raw": raw, "calibrated": (space.inverse(point), space.inverse(ens))}
     out["bands"], bench_seconds, out["benchmark_fallback"] = _benchmarks(s)
     out["seconds"].update(bench_seconds)
@@ -339,8 +338,8 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
                 point, ens = combine(natural, w, rng(ENSEMBLE), how, space)
                 table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
             # (point, ens) are the weighted ensemble's from the last pass: calibrate those
-            capped, _ = calibration.cap(ens, factors[: ens.shape[1]], space, s.train)
-            table.add("ensemble (calibrated)", s, _path_bands(space.inverse(calibration.apply(ens, capped)), space.inverse(point)), secs)
+            served = calibration.widen(ens, factors[: ens.shape[1]], space, s.train)[0]
+            table.add("ensemble (calibrated)", s, _path_bands(space.inverse(served), space.inverse(point)), secs)
         else:
             point, ens = combine(natural, None, rng(ENSEMBLE), r["learned"]["combination"], space)
             table.add("ensemble (equal weights)", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
