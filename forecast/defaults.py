@@ -7,7 +7,7 @@ import os
 
 from forecast.errors import InvalidInput
 
-MEMBERS = ("arima", "prophet", "ets", "theta", "drift")  # the forecasting models every run fits
+MEMBERS = ("arima", "prophet", "ets", "theta", "classic_theta", "drift")  # the forecasting models every run fits
 # Members for non-seasonal (annual) series only: a random walk with drift ignores a season. On
 # annual data it steadies the combination: with it, the equal-weight median of the members scored
 # better on yearly M3, M1 and tourism data alike (README, "On data the engine was not tuned on").

@@ -26,12 +26,15 @@ def _plain(name: str, train: np.ndarray, h: int) -> np.ndarray:
         if name == "prophet":
             from forecast.models import Prophet
             return Prophet().fit(train).point_forecast(h)
+        if name == "classic_theta":
+            from statsmodels.tsa.forecasting.theta import ThetaModel
+            return np.asarray(ThetaModel(train, deseasonalize=False).fit().forecast(h))
         model = {"arima": AutoARIMA, "ets": AutoETS, "theta": AutoTheta}[name](season_length=1)
         return np.asarray(model.fit(train).predict(h)["mean"])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["arima", "ets", "theta", "prophet"])
+@pytest.mark.parametrize("name", ["arima", "ets", "theta", "classic_theta", "prophet"])
 def test_each_member_scores_within_tolerance_of_its_plain_library(name):
     from forecast.engine.datasets import load_dataset
     series = load_dataset("m3-yearly")[::SERIES_STEP]

@@ -101,7 +101,7 @@ def fit_members(y: np.ndarray, season_length: int, h: int, models: tuple[str, ..
         rng = rng_for(seed, label, name)
         started = time.perf_counter()
         try:
-            model = make_model(name, season_length=season_length).fit(z)
+            model = make_model(name, season_length=season_length, transformed=scale.kind != "raw").fit(z)
             paths = scale.inverse(model.sample(h, n_paths, rng))
             paths, truncated, resampled = guard(name, paths, y, scale, rng)
             out.fits[name] = MemberFit(name, paths, model.describe(), truncated, resampled, time.perf_counter() - started)

@@ -261,8 +261,8 @@ class ARIMA(Model):
     name = "arima"
 
     def __init__(self, season_length: int = 1, max_p: int = 2, max_q: int = 2, max_P: int = 1, max_Q: int = 1,
-                 max_d: int = 1, search: str = "stepwise"):
-        super().__init__(season_length)
+                 max_d: int = 1, search: str = "stepwise", transformed: bool = False):
+        super().__init__(season_length, transformed)
         if search not in ("stepwise", "grid"):
             raise ValueError(f"arima: search must be 'stepwise' or 'grid', got {search!r}")
         self.max_p, self.max_q, self.max_P, self.max_Q, self.max_d, self.search = max_p, max_q, max_P, max_Q, max_d, search

@@ -23,10 +23,12 @@ class Model(ABC):
 
     name = "model"
 
-    def __init__(self, season_length: int = 1):
+    def __init__(self, season_length: int = 1, transformed: bool = False):
         if int(season_length) < 1:
             raise ValueError(f"{self.name}: season_length must be >= 1, got {season_length}")
         self.season_length = int(season_length)
+        # the series it sees is on a log or Box-Cox scale: a seasonal pattern there is additive
+        self.transformed = bool(transformed)
         self.y_ = None
 
     def fit(self, y) -> "Model":

@@ -29,8 +29,8 @@ def _quiet() -> None:
 class Prophet(Model):
     name = "prophet"
 
-    def __init__(self, season_length: int = 1, changepoint_prior_scale: float = 0.05):
-        super().__init__(season_length)
+    def __init__(self, season_length: int = 1, changepoint_prior_scale: float = 0.05, transformed: bool = False):
+        super().__init__(season_length, transformed)
         self.changepoint_prior_scale = changepoint_prior_scale
 
     def _check_season(self) -> None:

@@ -5,7 +5,8 @@ Dynamic Optimised Theta Model (Fiorucci et al. 2016, "Models for optimising the 
 their relationship to state space models", IJF 32(4)): the theta line's slope and weight are
 estimated and its regression updated as data arrive. Of the four Theta variants statsforecast
 offers it is the most accurate on M3 yearly data by a wide margin (15.79 sMAPE against 16.64-16.88)
-and within 0.1 of the best on quarterly data (docs/anchors.md).
+and within 0.1 of the best on quarterly data (docs/anchors.md); on quarterly data the classic
+Theta method (`classic_theta`, statsmodels) does better still, and is a member of its own.
 
 statsforecast 2.1.1's `AutoETS.simulate` ignores the trend of undamped models: `simulate_ets`
 replaces a NaN damping parameter `phi` with 0 where the model means 1, so for ETS(A,A,N),
