@@ -69,11 +69,11 @@ def test_too_little_history_is_said_not_hidden():
     assert learned["status"] == "uncalibrated: too few backtest scores"
 
 
-def test_the_run_rule_widens_only_as_far_as_the_evidence_supports():
+def test_the_run_rule_widens_by_the_estimated_factor_never_narrows_and_never_falls_with_the_horizon():
     horizons = [{"factor": 1.35, "rule": "half-normal", "scores": 8}, {"factor": 0.5, "rule": "conformal", "scores": 30},
                 {"factor": None, "rule": "none", "scores": 2}, {"factor": 2.0, "rule": "conformal", "scores": 30}]
-    assert cal.supported(horizons) == [pytest.approx(1.35 * (1 - 1 / 4)), 0.5, None, 2.0]
-    assert cal.run_rule(horizons) == [pytest.approx(1.0125), pytest.approx(1.0125), pytest.approx(1.0125), 2.0]
+    assert cal.run_rule(horizons) == [pytest.approx(1.35), pytest.approx(1.35), pytest.approx(1.35), 2.0]
+    assert cal.run_rule([{"factor": 0.7, "rule": "half-normal", "scores": 8}]) == [1.0]
     assert cal.widening_only([0.5, 1.3, None, 1.1, 2.0]) == [1.0, 1.3, 1.3, 1.3, 2.0]
     assert cal.widening_only([0.5, None]) == [1.0, None]
 
