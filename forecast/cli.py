@@ -389,15 +389,22 @@ def _validate(args) -> int:
     if info["benchmark_fallbacks"]:
         print("benchmark fallbacks to Naive: " + ", ".join(f"{k} {v}" for k, v in info["benchmark_fallbacks"].items()))
     if args.procedure == "pooled":
+        print(f"pool (relative inner-holdout MAE, kept while at most {1 + info['pool_tolerance']:.2f}): "
+              + ", ".join(f"{k} {v:.3f}" + ("" if k in info["pool"] else " (left out)") for k, v in info["relative_errors"].items()))
+        print(f"point: weighted {info['point_rule']} of the pooled members' points (inner-holdout MASE: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in info["point_rule_inner_mase"].items()) + ")")
         if info["weights"]:
             print(f"weights (training only, shrinkage {info['shrinkage']:.3f}): " + ", ".join(f"{k} {v:.3f}" for k, v in info["weights"].items()))
         print(f"combination: {info['combination']} (inner-holdout MSIS: "
               + ", ".join(f"{k} {v:.2f}" for k, v in info["combination_inner_msis"].items()) + ")")
         factors = ", ".join("-" if hz["factor"] is None else f"{hz['factor']:.2f}" for hz in info["calibration"])
-        print(f"calibration: 95% band stretch per horizon, learned on training parts only: {factors}")
+        counts = ", ".join(str(hz["scores"]) for hz in info["calibration"])
+        print(f"calibration: 95% band stretch per horizon, learned on training parts only: {factors} (scores: {counts})")
     else:
         print("per-series calibration status: " + ", ".join(f"{k} {v}" for k, v in info["run_status"].items()))
         print("per-series combination: " + ", ".join(f"{k} {v}" for k, v in info["combinations"].items()))
+        print("per-series point rule: " + ", ".join(f"{k} {v}" for k, v in info["point_rules"].items()))
+        print("members left out of a series' pool: " + (", ".join(f"{k} {v}" for k, v in info["left_out"].items()) or "none"))
     return 0
 
 

@@ -70,6 +70,10 @@ def test_learn_records_scale_weights_calibration_and_the_random_walk():
     assert all(walk[k]["points"] == 8 * 3 for k in walk)
     # the served band is the raw band widened by the run's rule: never narrower
     assert walk["ensemble_served"]["width-95"] >= walk["ensemble_raw"]["width-95"] - 1e-9
+    # two members both stay (a pool keeps at least two); the point rule is the one with the lower backtest MAE, and the record says which and why
+    assert record["pool"] == ["ets", "theta"] and set(record["relative_error_shrunk"]) == {"ets", "theta"}
+    scores = record["point_rule_scaled_mae"]
+    assert learned.point_rule == record["point_rule"] == min(scores, key=lambda r: (scores[r], r != "median"))
 
 
 def test_the_random_walk_with_drift_is_a_member_on_annual_series_only():
@@ -81,7 +85,8 @@ def test_the_random_walk_with_drift_is_a_member_on_annual_series_only():
     assert set(learned.weights) == {"theta", "drift"}  # weighted as a member ...
     assert learned.record["against_random_walk"]["random_walk_with_drift"]["points"] == 6 * 3  # ... and still the benchmark
     quarterly = learn(annual, 4, ("theta", "drift"), BacktestSpec(h=3, n_windows=6), 200, 1, "q", 0.0, np.inf, 3)
-    assert quarterly.weights is None  # one member left: a random walk ignores the season
+    assert quarterly.weights == {"theta": 1.0}  # one member left: a random walk ignores the season
+    assert quarterly.record["weighting"].startswith("equal")
     assert quarterly.record["against_random_walk"]["random_walk_with_drift"]["points"] == 6 * 3
 
 

@@ -155,6 +155,56 @@ def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
     np.testing.assert_allclose(np.median(paths, axis=0), point, atol=1e-9)
 
 
+def test_relative_errors_are_geometric_means_of_mae_against_the_median_member():
+    # per case the median member's MAE is the reference: case 1 median 2, case 2 median 4
+    rel = ensemble.relative_errors({"a": [1.0, 4.0], "b": [2.0, 8.0], "c": [4.0, 2.0]})
+    assert rel["a"] == pytest.approx(np.sqrt(0.5 * 1.0))
+    assert rel["b"] == pytest.approx(np.sqrt(1.0 * 2.0))
+    assert rel["c"] == pytest.approx(np.sqrt(2.0 * 0.5))
+    # a case a member missed, or where the median member is exact, is skipped for all
+    assert ensemble.relative_errors({"a": [1.0, np.nan, 0.0], "b": [2.0, 1.0, 0.0], "c": [4.0, 1.0, 0.0]})["a"] == pytest.approx(0.5)
+
+
+def test_pool_leaves_out_a_member_far_worse_on_much_evidence_and_keeps_it_on_little():
+    relative = {"a": 0.95, "b": 1.0, "c": 1.02, "d": 1.3}
+    kept, shrunk = ensemble.pool(relative, evidence=700)
+    assert kept == ["a", "b", "c"] and shrunk["d"] == pytest.approx(1.3 ** (700 / 708))
+    # eight windows halve the log: 1.3 becomes 1.14, still out; 1.2 becomes 1.095, kept
+    assert ensemble.pool(relative, evidence=8)[0] == ["a", "b", "c"]
+    assert ensemble.pool({**relative, "d": 1.2}, evidence=8)[0] == ["a", "b", "c", "d"]
+    assert ensemble.pool(relative, evidence=0)[0] == ["a", "b", "c", "d"]  # no evidence, no verdict
+    # never fewer than two members
+    assert ensemble.pool({"a": 0.5, "b": 2.0, "c": 3.0}, evidence=1000)[0] == ["a", "b"]
+    assert ensemble.pooled({"a": 0.2, "b": 0.3, "c": 0.5}, ["a", "b", "c"], ["a", "b"]) == pytest.approx({"a": 0.4, "b": 0.6, "c": 0.0})
+    assert ensemble.pooled(None, ["a", "b", "c"], ["a", "c"]) == pytest.approx({"a": 0.5, "b": 0.0, "c": 0.5})
+
+
+def test_point_rules_and_the_training_evidence_that_chooses_between_them():
+    points = np.array([[1.0, 10.0], [2.0, 20.0], [9.0, 60.0]])
+    np.testing.assert_allclose(ensemble.combined_point(points, np.ones(3), "median"), [2.0, 20.0])
+    np.testing.assert_allclose(ensemble.combined_point(points, np.ones(3), "mean"), [4.0, 30.0])
+    np.testing.assert_allclose(ensemble.combined_point(points, np.array([0.5, 0.5, 0.0]), "mean"), [1.5, 15.0])
+    with pytest.raises(ValueError, match="point rule"):
+        ensemble.combined_point(points, np.ones(3), "mode")
+    same = lambda z: z  # noqa: E731
+    # outcomes at the mean win for the mean; at the median for the median; a tie keeps the median
+    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([4.0, 30.0]), same, 1.0)])[0] == "mean"
+    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([2.0, 20.0]), same, 1.0)])[0] == "median"
+    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([3.0, 25.0]), same, 1.0)])[0] == "median"
+    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([np.nan, np.nan]), same, 1.0)])[0] == "median"
+    rule, scores = ensemble.choose_point_rule([(points, np.ones(3), np.array([4.0, np.nan]), same, 2.0)])
+    assert rule == "mean" and scores == pytest.approx({"median": 1.0, "mean": 0.0})
+
+
+def test_a_member_left_out_of_the_pool_takes_no_part_in_the_ensemble():
+    rng = np.random.default_rng(0)
+    members = {"a": rng.normal(0, 1, (2000, 3)), "b": rng.normal(1, 1, (2000, 3)), "far": rng.normal(50, 1, (2000, 3))}
+    for how in ensemble.COMBINATIONS:
+        point, paths = ensemble.combine(members, {"a": 0.5, "b": 0.5, "far": 0.0}, np.random.default_rng(1), how, None, "mean")
+        np.testing.assert_allclose(point, np.mean([members["a"].mean(axis=0), members["b"].mean(axis=0)], axis=0))
+        assert paths.max() < 10  # no path of the left-out member
+
+
 def test_provincial_paths_follow_national_increments_after_the_last_provincial_point():
     from forecast.engine.headline import national_at
     # a national series ending at 2024Q2 and national paths for 2024Q3 onwards (constant per path)

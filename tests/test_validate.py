@@ -10,7 +10,8 @@ import pytest
 
 from forecast.cli import main
 from forecast.engine.datasets import load_csv
-from forecast.engine.validate import _naive2, pooled_weights
+from forecast.engine.ensemble import pooled
+from forecast.engine.validate import _naive2, pooled_point_rule, pooled_pool, pooled_weights
 
 ROWS = {"ets", "theta", "ensemble (mixture, equal)", "ensemble (mixture, weighted)", "ensemble (equal weights)", "ensemble",
         "ensemble (calibrated)", "naive", "theta (statsmodels)", "random walk with drift"}
@@ -131,3 +132,22 @@ def test_pooled_weights_favour_the_member_closer_on_held_back_training_points():
     assert lam == pytest.approx(8 / 9)
     assert w["a"] == pytest.approx(lam / 2 + (1 - lam) * inv["a"] / (inv["a"] + inv["b"]))
     assert pooled_weights(results, ("a",)) == (None, 1.0)
+
+
+def test_pooled_procedure_leaves_out_a_member_far_worse_on_held_back_points_and_picks_the_point_rule():
+    # 60 series; members a, b, c miss by about 1, d by about 3: d's relative error is 3 on strong
+    # evidence and it leaves the pool; the others stay, and the point rule is scored on what remains
+    rng = np.random.default_rng(1)
+    results = []
+    for i in range(60):
+        truth = np.full(4, 100.0)
+        miss = {"a": 1.0, "b": -1.0, "c": 1.2, "d": 3.0}
+        inner = {m: truth + off + rng.normal(0, 0.01, (50, 4)) for m, off in miss.items()}
+        results.append({"id": str(i), "inner": inner, "inner_truth": truth, "inner_scale": 1.0})
+    kept, relative = pooled_pool(results, ("a", "b", "c", "d"))
+    assert kept == ["a", "b", "c"] and relative["d"] == pytest.approx((3.0 / 1.1) ** (60 / 68), rel=0.02)
+    weights = pooled(pooled_weights(results, tuple(kept))[0], ["a", "b", "c", "d"], kept)
+    assert weights["d"] == 0.0 and sum(weights.values()) == pytest.approx(1.0)
+    rule, scores = pooled_point_rule(results, weights, ("a", "b", "c", "d"))
+    # a, b, c at +1, -1, +1.2: the median misses by 1, the (near-equal) mean by about 0.4
+    assert rule == "mean" and scores["median"] == pytest.approx(1.0, abs=0.01) and scores["mean"] < 0.5

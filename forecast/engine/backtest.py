@@ -6,9 +6,11 @@ forecast columns. Points that were interpolated to fill a gap in the published s
 scored (`RegularSeries.truth` is NaN there).
 
 `learn` is what every run does with the series it fits: choose the fitting scale
-(`scales.choose`, on the backtest of the fast members), weight the members by their backtest CRPS
-(shrunk towards equal, `ensemble.shrunk_weights`), choose how to combine their distributions (the
-lower interval score of the raw ensemble), learn per-horizon calibration factors for the weighted
+(`scales.choose`, on the backtest of the fast members), pool the members whose backtest errors are
+not far above the typical member's (`ensemble.pool`), weight them by their backtest CRPS (shrunk
+towards equal, `ensemble.shrunk_weights`), choose the combined point (weighted median or mean, the
+lower backtest MAE) and how to combine their distributions (the lower interval score of the raw
+ensemble), learn per-horizon calibration factors for the weighted
 ensemble (`calibration`), and compare the served ensemble with a random walk with drift on the same
 windows: coverage, mean 95% width and interval score.
 """
@@ -21,7 +23,17 @@ import numpy as np
 
 from forecast.defaults import LEVELS, members_for
 from forecast.engine import calibration, metrics
-from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, shrunk_weights
+from forecast.engine.ensemble import (
+    COMBINATIONS,
+    DEFAULT_COMBINATION,
+    DEFAULT_POINT_RULE,
+    choose_point_rule,
+    combine,
+    pool,
+    pooled,
+    relative_errors,
+    shrunk_weights,
+)
 from forecast.engine.members import fit_members
 from forecast.engine.scales import Scale, ScaleChoice, guerrero_lambda, usable
 from forecast.engine.scales import choose as choose_scale
@@ -83,6 +95,46 @@ def window_scores(truth: np.ndarray, y: np.ndarray, items: list[tuple[int, np.nd
             continue
         out.append(float(np.mean(metrics.crps_per_horizon(actual[ok], paths[:, :h][:, ok]))) / scale)
     return out
+
+
+def window_errors(truth: np.ndarray, windows: Windows) -> dict[str, list[float]]:
+    """Per member, the MAE of its point (path mean) in every window any member has, aligned by
+    training length (NaN where the member has no fit or nothing was observed)."""
+    cutoffs = sorted({n for items in windows.values() for n, _ in items})
+    out = {}
+    for model, items in windows.items():
+        by_n = dict(items)
+        row = []
+        for n in cutoffs:
+            paths = by_n.get(n)
+            if paths is None:
+                row.append(np.nan)
+                continue
+            h = min(paths.shape[1], len(truth) - n)
+            actual = truth[n:n + h]
+            ok = np.isfinite(actual)
+            row.append(float(np.mean(np.abs(paths[:, :h].mean(axis=0)[ok] - actual[ok]))) if ok.any() else np.nan)
+        out[model] = row
+    return out
+
+
+def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, y: np.ndarray, transform,
+                season_length: int) -> list[tuple]:
+    """The cases `ensemble.choose_point_rule` scores: one per window in which every member fitted."""
+    names = sorted(windows)
+    by_n: dict[int, dict[str, np.ndarray]] = {}
+    for m in names:
+        for n, paths in windows[m]:
+            by_n.setdefault(n, {})[m] = paths
+    cases = []
+    for n, fits in sorted(by_n.items()):
+        if len(fits) != len(names):
+            continue
+        h = min(fits[names[0]].shape[1], len(truth) - n)
+        points = np.array([transform.forward_inside(fits[m][:, :h].mean(axis=0)) for m in names])
+        cases.append((points, np.array([weights[m] for m in names]), truth[n:n + h], transform.inverse,
+                      _naive_scale(y[:n], season_length)))
+    return cases
 
 
 def evaluate(truth: np.ndarray, y: np.ndarray, windows: Windows, season_length: int) -> tuple[list[dict], list[dict]]:
@@ -163,18 +215,20 @@ class Learned:
     weights: dict[str, float] | None
     factors: list | None  # per backtested horizon, as applied (widening only); None: uncalibrated
     combination: str = DEFAULT_COMBINATION  # how member distributions are combined ("mixture" or "quantiles")
+    point_rule: str = DEFAULT_POINT_RULE  # how member points are combined ("median" or "mean")
     record: dict = field(default_factory=dict)
     windows: Windows = field(default_factory=dict, repr=False)  # natural-unit paths: members, ensemble (raw, served), drift
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _ensemble_windows(windows: Windows, weights, transform, seed: int, label: str, how: str) -> list[tuple[int, np.ndarray]]:
+def _ensemble_windows(windows: Windows, weights, transform, seed: int, label: str, how: str,
+                      point_rule: str) -> list[tuple[int, np.ndarray]]:
     """The weighted, recentred ensemble of each window in model space (log/logit)."""
     by_cutoff: dict[int, dict[str, np.ndarray]] = {}
     for m, items in windows.items():
         for n, paths in items:
             by_cutoff.setdefault(n, {})[m] = paths
-    return [(n, combine(members, weights, rng_for(seed, label, "ensemble", str(n)), how, transform)[1])
+    return [(n, combine(members, weights, rng_for(seed, label, "ensemble", str(n)), how, transform, point_rule)[1])
             for n, members in sorted(by_cutoff.items())]
 
 
@@ -198,7 +252,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     cutoffs = spec.cutoffs(len(y))
     if not cutoffs:
         choice = choose_scale(y, lower, upper, h_future, None, season_length)
-        return Learned(choice, None, None, DEFAULT_COMBINATION, {
+        return Learned(choice, None, None, DEFAULT_COMBINATION, DEFAULT_POINT_RULE, {
             "status": f"uncalibrated: {len(y)} points, too few for one backtest window of h={spec.h}",
             "weighting": "equal: no backtest window", "h": spec.h, "n_windows": 0, "scale": choice.describe()})
     evidence = scale_evidence(series, spec, season_length, seed, label, lower, upper)
@@ -209,9 +263,12 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     bench = windows[BENCHMARK] if BENCHMARK in models else windows.pop(BENCHMARK)
     members = {m: w for m, w in windows.items() if w}
     scores = {m: float(np.mean(window_scores(truth, y, w, season_length) or [np.nan])) for m, w in members.items()}
-    weights, lam = shrunk_weights(scores, len(cutoffs))
+    kept, relative = pool(relative_errors(window_errors(truth, members)), len(cutoffs))
+    weights, lam = shrunk_weights({m: scores[m] for m in kept}, len(cutoffs))
+    weights = pooled(weights, list(members), kept)
+    point_rule, point_scores = choose_point_rule(point_cases(members, weights, truth, y, transform, season_length))
     # the combination whose raw 95% band scored better on these windows (interval score)
-    candidates = {how: _ensemble_windows(members, weights, transform, seed, label, how) for how in COMBINATIONS}
+    candidates = {how: _ensemble_windows(members, weights, transform, seed, label, how, point_rule) for how in COMBINATIONS}
     interval = {how: _interval_summary(truth, [(n, transform.inverse(p)) for n, p in items], y, season_length).get("interval_score-95", np.inf)
                 for how, items in candidates.items()}
     how = min(COMBINATIONS, key=lambda k: (interval[k], k != DEFAULT_COMBINATION))
@@ -231,7 +288,9 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     record = {
         "status": learned["status"], "h": spec.h, "n_windows": len(cutoffs), "step_size": spec.step_size,
         "training_lengths": cutoffs, "paths": n_paths, "scale": choice.describe(), "scale_evidence": {k: [round(v, 6) for v in s] for k, s in evidence.items()},
-        "weighting": (f"backtest: 1 / CRPS, shrunk towards equal (lambda {lam:.2f})" if weights else "equal: fewer than two members scored"),
+        "weighting": (f"backtest: 1 / CRPS, shrunk towards equal (lambda {lam:.2f})" if lam < 1 else "equal: fewer than two members scored"),
+        "pool": kept, "relative_error_shrunk": {m: round(v, 6) for m, v in relative.items()},
+        "point_rule": point_rule, "point_rule_scaled_mae": {k: (round(v, 6) if np.isfinite(v) else None) for k, v in point_scores.items()},
         "combination": how, "combination_interval_score": {k: (round(v, 6) if np.isfinite(v) else None) for k, v in interval.items()},
         "crps_scaled": {m: (round(v, 6) if np.isfinite(v) else None) for m, v in scores.items()},
         "level": learned["level"], "horizons": learned["horizons"], "factors_estimated": conformal, "factors_applied": applied,
@@ -242,7 +301,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
         "against_random_walk": {"ensemble_served": served, "ensemble_raw": served_raw, "random_walk_with_drift": walk},
         "failures": failures,
     }
-    return Learned(choice, weights, applied if any(f is not None for f in applied) else None, how, record, scored, failures)
+    return Learned(choice, weights, applied if any(f is not None for f in applied) else None, how, point_rule, record, scored, failures)
 
 
 def origins(rows: list[dict], grid: list[str], model: str = "ensemble") -> list[dict]:

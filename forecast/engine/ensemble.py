@@ -1,10 +1,18 @@
-"""Combine members: a weighted median of their point forecasts, and a distribution centred on it.
+"""Combine members: pool them, a weighted median or mean of their points, and a distribution centred on it.
 
+* The pool. Members whose training errors are well above the typical member's are left out of the
+  combination (forecast pooling: Kourentzes, Barrow & Petropoulos 2019, "Another look at forecast
+  selection and combination: evidence from forecast pooling", IJPE 209). A member's relative error
+  is the geometric mean, over training windows, of its MAE divided by the median member's MAE in
+  the same window (AvgRelMAE, Davydenko & Fildes 2013); its logarithm is shrunk towards 0 like the
+  weights (below), and the member stays in the pool while the result is at most 1 +
+  `POOL_TOLERANCE`. Eight windows halve the log, so a member is dropped on its own series only when
+  it is far worse there; pooled across hundreds of series, the evidence stands as measured.
 * The point. The median of a pooled path mixture sits where the sharpest member puts its mass, so
   an overconfident member (Prophet on annual data) pulls it: measured on 81 M3 yearly series, the
   mixture median scored 16.65 sMAPE against 16.08 for the mean of member medians. We publish the
-  weighted median of the members' point forecasts instead: robust to one member going astray, and
-  a member with less weight than the others cannot move it on its own.
+  weighted median or the weighted mean of the pooled members' point forecasts, whichever had the
+  lower scaled MAE on the training windows (the median on a tie: robust to one member going astray).
 * The distribution, one of two, chosen per series by the interval score of its own backtest (or,
   in validation, pooled over series): the weighted mixture of member paths, which keeps each
   member's spread and adds the disagreement between members; or quantile averaging
@@ -23,6 +31,9 @@ from __future__ import annotations
 import numpy as np
 
 PRIOR_WINDOWS = 8.0
+POOL_TOLERANCE = 0.10  # a member 10% worse than the typical one, on the evidence, leaves the pool
+POINT_RULES = ("median", "mean")
+DEFAULT_POINT_RULE = "median"
 
 
 def normalize_weights(members: list[str], weights: dict[str, float] | None) -> dict[str, float]:
@@ -49,6 +60,67 @@ def shrunk_weights(scores: dict[str, float], evidence: int, prior: float = PRIOR
     lam = prior / (prior + max(evidence, 0))
     k = len(scores)
     return {m: lam / k + (1 - lam) * v / total for m, v in inv.items()}, lam
+
+
+def relative_errors(errors: dict[str, list[float]]) -> dict[str, float]:
+    """Each member's geometric mean, over cases (windows or series), of its MAE divided by the
+    median member's MAE in the same case. `errors`: member -> MAE per case, aligned; cases where a
+    member is missing (NaN) or the median MAE is 0 are skipped for all."""
+    names = sorted(errors)
+    if len(names) < 2:
+        return {m: 1.0 for m in names}
+    table = np.array([errors[m] for m in names], dtype=float)
+    middle = np.median(table, axis=0)
+    ok = np.all(np.isfinite(table), axis=0) & (middle > 0)
+    if not ok.any():
+        return {m: 1.0 for m in names}
+    ratios = np.maximum(table[:, ok], 1e-12 * middle[ok]) / middle[ok]
+    return {m: float(np.exp(np.mean(np.log(r)))) for m, r in zip(names, ratios)}
+
+
+def pool(relative: dict[str, float], evidence: int, tolerance: float = POOL_TOLERANCE,
+         prior: float = PRIOR_WINDOWS) -> tuple[list[str], dict[str, float]]:
+    """(members kept, shrunk relative errors): the log relative error shrunk by lambda = prior /
+    (prior + evidence), a member kept while the result is at most 1 + tolerance. The median member
+    has a relative error of about 1, so at least half of the members always stay."""
+    lam = prior / (prior + max(evidence, 0))
+    shrunk = {m: float(np.exp((1 - lam) * np.log(v))) for m, v in relative.items()}
+    kept = [m for m, v in shrunk.items() if v <= 1 + tolerance]
+    return (kept if len(kept) >= min(2, len(shrunk)) else sorted(shrunk, key=shrunk.get)[:2]), shrunk
+
+
+def pooled(weights: dict[str, float] | None, members: list[str], kept: list[str]) -> dict[str, float]:
+    """Weights over the kept members only (zero for the others), summing to one."""
+    base = normalize_weights(list(kept), {m: v for m, v in (weights or {}).items() if m in kept} or None)
+    return {m: base.get(m, 0.0) for m in members}
+
+
+def combined_point(points: np.ndarray, weights: np.ndarray, rule: str = DEFAULT_POINT_RULE) -> np.ndarray:
+    """The weighted median or weighted mean (`rule`) of member points (members, h)."""
+    if rule not in POINT_RULES:
+        raise ValueError(f"point rule {rule!r} is not one of {', '.join(POINT_RULES)}")
+    w = np.asarray(weights, dtype=float)
+    keep = w > 0
+    points, w = np.asarray(points, dtype=float)[keep], w[keep] / w[keep].sum()
+    return weighted_median(points, w) if rule == "median" else w @ points
+
+
+def choose_point_rule(cases) -> tuple[str, dict[str, float]]:
+    """(rule, mean scaled MAE by rule) over training cases, each (member points in model space
+    (members, h), weights, truth (h,) in natural units with NaN where unobserved, inverse
+    transform, scale); the median wins ties and is kept when no case is scored."""
+    errors = {rule: [] for rule in POINT_RULES}
+    for points, weights, truth, inverse, scale in cases:
+        ok = np.isfinite(truth)
+        if not ok.any() or not np.isfinite(scale) or scale <= 0:
+            continue
+        for rule in POINT_RULES:
+            point = inverse(combined_point(points, weights, rule))
+            errors[rule].append(float(np.mean(np.abs(point[ok] - truth[ok]))) / scale)
+    scores = {rule: float(np.mean(v)) if v else np.nan for rule, v in errors.items()}
+    if not all(np.isfinite(v) for v in scores.values()):
+        return DEFAULT_POINT_RULE, scores
+    return min(POINT_RULES, key=lambda r: (scores[r], r != DEFAULT_POINT_RULE)), scores
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -111,21 +183,23 @@ DEFAULT_COMBINATION = "mixture"  # the lower interval score on the M3 training p
 
 
 def combine(member_paths: dict[str, np.ndarray], weights: dict[str, float] | None, rng: np.random.Generator,
-            how: str = DEFAULT_COMBINATION, space=None) -> tuple[np.ndarray, np.ndarray]:
+            how: str = DEFAULT_COMBINATION, space=None, point_rule: str = DEFAULT_POINT_RULE) -> tuple[np.ndarray, np.ndarray]:
     """(point, paths) of the ensemble in model space, from natural-unit member paths.
 
     A member's point is its path mean in natural units, which is its library's point forecast (the
     conditional mean; for a multiplicative-error ETS the path median sits well below it). Points and
     paths are mapped to model space (`space`, a registry Transform: log or logit, where shifts keep
-    bounds; natural units when None) before the weighted median and the recentring.
-    `how`: "mixture" (the pooled paths) or "quantiles" (Vincentized members)."""
+    bounds; natural units when None) before the weighted median (or mean, `point_rule`) and the
+    recentring. `how`: "mixture" (the pooled paths) or "quantiles" (Vincentized members). A member
+    weighted zero (left out of the pool) takes no part."""
     if how not in COMBINATIONS:
         raise ValueError(f"combination {how!r} is not one of {', '.join(COMBINATIONS)}")
     forward = space.forward_inside if space is not None else (lambda x: np.asarray(x, dtype=float))
     w = normalize_weights(list(member_paths), weights)
-    names = sorted(member_paths)
+    names = sorted(m for m in member_paths if w[m] > 0)
+    w = {m: w[m] for m in names}
     z = {m: forward(member_paths[m]) for m in names}
     points = np.array([forward(np.mean(member_paths[m], axis=0)) for m in names])
-    point = weighted_median(points, np.array([w[m] for m in names]))
+    point = combined_point(points, np.array([w[m] for m in names]), point_rule)
     paths = quantile_average(z, w, rng) if how == "quantiles" else mix(z, w, rng)
     return point, paths + (point - np.median(paths, axis=0))[None, :]

@@ -25,7 +25,7 @@ import numpy as np
 from forecast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED, members_for
 from forecast.engine import calibration, provincial
 from forecast.engine.backtest import BacktestSpec, Learned, learn
-from forecast.engine.ensemble import DEFAULT_COMBINATION, combine, normalize_weights
+from forecast.engine.ensemble import DEFAULT_COMBINATION, DEFAULT_POINT_RULE, combine, normalize_weights
 from forecast.engine.members import fit_members
 from forecast.engine.records import SCHEMA, Method
 from forecast.engine.scales import choose as choose_scale
@@ -111,15 +111,16 @@ def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineCo
         learned = learn(series, m, models, spec, config.backtest_paths, config.seed, label, meta.lower, meta.upper, h)
     else:
         choice = choose_scale(series.y, meta.lower, meta.upper, h)
-        learned = Learned(choice, None, None, DEFAULT_COMBINATION, {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off",
-                                               "scale": choice.describe()})
+        learned = Learned(choice, None, None, DEFAULT_COMBINATION, DEFAULT_POINT_RULE,
+                          {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off", "scale": choice.describe()})
     fitted = fit_members(series.y, m, h, models, config.n_paths, config.seed, label, learned.scale.scale)
     if not fitted.fits:
         raise SmfcastError(f"every model failed on {label}: " + "; ".join(f"{k}: {v}" for k, v in fitted.failures.items()))
     natural = fitted.paths
     z = {name: series.transform.forward_inside(p) for name, p in natural.items()}
     weights = normalize_weights(list(z), learned.weights)
-    point, ens = combine(natural, weights, rng_for(config.seed, label, ENSEMBLE), learned.combination, series.transform)
+    point, ens = combine(natural, weights, rng_for(config.seed, label, ENSEMBLE), learned.combination, series.transform,
+                         learned.point_rule)
     record = dict(learned.record)
     if learned.factors is not None:
         factors, labels = calibration.extend(learned.factors, h)

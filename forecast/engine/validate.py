@@ -5,17 +5,19 @@ Each series is split as the competition did (the last `h` points are the test). 
 sees a test value. Two procedures:
 
 * `pooled` (default): every series is also forecast from its training part minus its last `h`
-  points; those inner forecasts, scored against the held-back training points, give the ensemble
-  weights (1 / mean scaled CRPS per member, pooled across series) and per-horizon conformal
-  factors of the weighted ensemble (pooled across series: cross-learning; they may narrow as well
-  as widen).
+  points; those inner forecasts, scored against the held-back training points, decide the pool
+  (members whose relative MAE is more than 10% above the typical member's are left out), the
+  point rule (weighted median or mean), the weights (1 / mean scaled CRPS per member) and the
+  combination, all pooled across series (cross-learning). The per-horizon conformal factors of the
+  weighted ensemble (which may narrow as well as widen) are learned on that origin and one more,
+  the training part minus its last 2h points, where at least 6 points remain.
 * `run`: what a run does with its one series, series by series: a rolling-origin backtest of the
   training part (`EngineConfig`'s h and windows) chooses the scale, weights the members and
   calibrates the ensemble with the run's widening rule; the coverage printed is the coverage served.
 
-Rows. Each member; the ensemble as runs publish it (weighted median of member points, with the
-distribution, mixture or quantile average, chosen on the training parts and recentred on it), with
-equal weights, weighted, and calibrated; the older path-mixture ensemble (point = mixture median)
+Rows. Each member; the ensemble as runs publish it (the pooled members' weighted median or mean
+point, with the distribution, mixture or quantile average, chosen on the training parts and
+recentred on it), with equal weights over every member and the median, as learned, and calibrated; the older path-mixture ensemble (point = mixture median)
 for comparison; and the benchmarks. Every row covers
 the same series: a member that fails on a series is replaced there by the random walk with drift
 (counted in `fallback`), a benchmark that cannot handle a series (Naive2's multiplicative
@@ -33,7 +35,18 @@ from forecast.defaults import ENSEMBLE, LEVELS, members_for
 from forecast.engine import calibration, metrics
 from forecast.engine.backtest import BacktestSpec, learn
 from forecast.engine.datasets import Series
-from forecast.engine.ensemble import COMBINATIONS, DEFAULT_COMBINATION, combine, mix, shrunk_weights
+from forecast.engine.ensemble import (
+    COMBINATIONS,
+    DEFAULT_COMBINATION,
+    POOL_TOLERANCE,
+    choose_point_rule,
+    combine,
+    mix,
+    pool,
+    pooled,
+    relative_errors,
+    shrunk_weights,
+)
 from forecast.engine.members import fit_members
 from forecast.engine.scales import choose as choose_scale
 from forecast.errors import InvalidInput
@@ -43,6 +56,11 @@ from forecast.registry.transforms import Transform
 from forecast.seeds import rng_for
 
 PROCEDURES = ("pooled", "run")
+# The pooled procedure's held-back origins: the training part minus its last h points ("inner"),
+# and minus its last 2h ("inner2", where at least 6 points remain). Pool, point rule, weights and
+# combination are learned on the first; calibration factors, a tail quantile, on both (more scores
+# for it; measured against one origin in docs/anchors.md).
+INNER_ORIGINS = ("inner", "inner2")
 N_PATHS = 500  # per member and series: the competition data are many short series
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 BENCHMARKS = ("naive", "naive2", "theta (statsmodels)", "random walk with drift")
@@ -157,7 +175,8 @@ def forecast_series(task) -> dict:
         series = _as_regular(s.train, m, space)
         learned = learn(series, m, models, spec, N_PATHS, seed, s.id, lower, np.inf, h)
         scale, out["learned"] = learned.scale, {"weights": learned.weights, "status": learned.record.get("status"),
-                                                "combination": learned.combination}
+                                                "combination": learned.combination, "point_rule": learned.point_rule,
+                                                "pool": learned.record.get("pool")}
     else:
         scale = choose_scale(s.train, lower, np.inf, h, None, m)
     out["scale"] = scale.scale.kind
@@ -165,15 +184,21 @@ def forecast_series(task) -> dict:
     fitted = fit_members(s.train, m, h, models, N_PATHS, seed, s.id, scale.scale)
     out["paths"], out["failures"] = fitted.paths, dict(fitted.failures)
     out["seconds"].update(fitted.seconds)
-    if procedure == "pooled" and len(s.train) - h >= 6:
-        inner = fit_members(s.train[:-h], m, h, models, N_PATHS, seed, s.id + ":inner", scale.scale)
+    for depth, key in enumerate(INNER_ORIGINS if procedure == "pooled" else (), start=1):
+        part = s.train[:-depth * h]
+        if len(part) < 6 or (depth > 1 and out["inner"] is None):
+            break
+        inner = fit_members(part, m, h, models, N_PATHS, seed, s.id + ":" + key, scale.scale)
         for name, secs in inner.seconds.items():
             out["seconds"][name] = out["seconds"].get(name, 0.0) + secs
-        if inner.fits:
-            out["inner"], out["inner_truth"] = inner.paths, s.train[-h:]
-            out["inner_scale"] = metrics.naive_scale(s.train[:-h], m if len(s.train) - h > m else 1) if np.ptp(s.train[:-h]) > 0 else np.nan
+        if not inner.fits:
+            break
+        out[key], out[key + "_truth"] = inner.paths, s.train[len(part):len(part) + h]
+        if depth == 1:
+            out["inner_scale"] = metrics.naive_scale(part, m if len(part) > m else 1) if np.ptp(part) > 0 else np.nan
     if procedure == "run" and fitted.fits:
-        point, ens = combine(fitted.paths, learned.weights, rng_for(seed, s.id, ENSEMBLE), learned.combination, space)
+        point, ens = combine(fitted.paths, learned.weights, rng_for(seed, s.id, ENSEMBLE), learned.combination, space,
+                             learned.point_rule)
         raw = (space.inverse(point), space.inverse(ens))
         if learned.factors is not None:
             ens = calibration.widen(ens, calibration.extend(learned.factors, h)[0], space, s.train)[0]
@@ -185,31 +210,55 @@ def forecast_series(task) -> dict:
 
 # --- phase 2: pooled learning ------------------------------------------------------------------
 
+def _inner_complete(results: list[dict], models: tuple[str, ...]) -> list[dict]:
+    """The series whose inner holdout every member fitted and which has a naive scale."""
+    return [r for r in results if r["inner"] is not None and all(m in r["inner"] for m in models)
+            and np.isfinite(r.get("inner_scale", np.nan))]
+
+
 def pooled_weights(results: list[dict], models: tuple[str, ...]) -> tuple[dict[str, float] | None, float]:
     """(weights, lambda): 1 / mean scaled CRPS of each member on the inner holdouts of the series
     where every member fitted, shrunk towards equal by the number of series."""
-    scores = {m: [] for m in models}
-    for r in results:
-        if r["inner"] is None or any(m not in r["inner"] for m in models) or not np.isfinite(r.get("inner_scale", np.nan)):
-            continue
-        for m in models:
-            scores[m].append(metrics.crps_from_paths(r["inner_truth"], r["inner"][m]) / r["inner_scale"])
-    n = len(scores[models[0]])
-    if not n:
+    complete = _inner_complete(results, models)
+    if not complete:
         return None, 1.0
-    return shrunk_weights({m: float(np.mean(v)) for m, v in scores.items()}, n)
+    scores = {m: float(np.mean([metrics.crps_from_paths(r["inner_truth"], r["inner"][m]) / r["inner_scale"] for r in complete]))
+              for m in models}
+    return shrunk_weights(scores, len(complete))
 
 
-def inner_ensembles(results: list[dict], weights, seed: int) -> dict[str, dict[str, tuple]]:
-    """{combination: {series id: (model space, ensemble paths)}} on every series' inner holdout,
-    made once for choosing the combination and calibrating it."""
-    out = {how: {} for how in COMBINATIONS}
-    for r in results:
-        if r["inner"] is None:
-            continue
+def pooled_pool(results: list[dict], models: tuple[str, ...]) -> tuple[list[str], dict[str, float]]:
+    """(members kept, relative errors): forecast pooling (`ensemble.pool`) on the inner holdouts,
+    one case per series."""
+    complete = _inner_complete(results, models)
+    errors = {m: [float(np.mean(np.abs(np.mean(r["inner"][m], axis=0) - r["inner_truth"]))) for r in complete] for m in models}
+    return pool(relative_errors(errors), len(complete))
+
+
+def pooled_point_rule(results: list[dict], weights: dict[str, float], models: tuple[str, ...]) -> tuple[str, dict[str, float]]:
+    """The point rule (weighted median or mean of member points) with the lower mean scaled MAE on
+    the inner holdouts."""
+    names = sorted(m for m in models if weights[m] > 0)
+    cases = []
+    for r in _inner_complete(results, models):
         space, _ = _space(r["inner_truth"])
-        for how in COMBINATIONS:
-            out[how][r["id"]] = (space, combine(r["inner"], weights, rng_for(seed, r["id"], "ensemble:inner"), how, space)[1])
+        points = np.array([space.forward_inside(np.mean(r["inner"][m], axis=0)) for m in names])
+        cases.append((points, np.array([weights[m] for m in names]), r["inner_truth"], space.inverse, r["inner_scale"]))
+    return choose_point_rule(cases)
+
+
+def inner_ensembles(results: list[dict], weights, seed: int, point_rule: str, key: str = "inner",
+                    combinations: tuple[str, ...] = COMBINATIONS) -> dict[str, dict[str, tuple]]:
+    """{combination: {series id: (model space, ensemble paths)}} on every series' held-back origin
+    `key`, made once for choosing the combination and calibrating it."""
+    out = {how: {} for how in combinations}
+    for r in results:
+        if r.get(key) is None:
+            continue
+        space, _ = _space(r[key + "_truth"])
+        for how in combinations:
+            out[how][r["id"]] = (space, combine(r[key], weights, rng_for(seed, r["id"], "ensemble:" + key), how, space,
+                                                point_rule)[1])
     return out
 
 
@@ -229,17 +278,18 @@ def pooled_combination(results: list[dict], ensembles: dict[str, dict[str, tuple
     return min(COMBINATIONS, key=lambda k: (msis[k], k != DEFAULT_COMBINATION)), msis
 
 
-def pooled_factors(results: list[dict], ensembles: dict[str, tuple], h: int) -> list[dict]:
-    """Per-horizon conformal factors of the chosen ensemble (`ensembles`: by series id) from every
-    series' inner holdout."""
+def pooled_factors(results: list[dict], ensembles: dict[str, dict[str, tuple]], h: int) -> list[dict]:
+    """Per-horizon conformal factors of the chosen ensemble from every series' held-back origins
+    (`ensembles`: origin key -> series id -> (model space, paths))."""
     scores = [[] for _ in range(h)]
-    for r in results:
-        if r["id"] not in ensembles:
-            continue
-        space, ens = ensembles[r["id"]]
-        truth = space.forward_inside(r["inner_truth"])
-        for k in range(min(h, ens.shape[1])):
-            scores[k].append(calibration.required_scale(truth[k], ens[:, k]))
+    for key, by_id in ensembles.items():
+        for r in results:
+            if r["id"] not in by_id:
+                continue
+            space, ens = by_id[r["id"]]
+            truth = space.forward_inside(r[key + "_truth"])
+            for k in range(min(h, ens.shape[1])):
+                scores[k].append(calibration.required_scale(truth[k], ens[:, k]))
     out = []
     for k, sc in enumerate(scores):
         factor, rule = calibration.quantile_factor(sc)
@@ -312,12 +362,17 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
             "benchmark_fallbacks": _count(k for r in kept for k in r["benchmark_fallback"])}
     table = _Table()
     if procedure == "pooled":
-        weights, lam = pooled_weights(kept, models)
-        ensembles = inner_ensembles(kept, weights, seed)
+        members, relative = pooled_pool(kept, models)
+        weights, lam = pooled_weights(kept, tuple(members))
+        weights = pooled(weights, list(models), members)
+        point_rule, point_scores = pooled_point_rule(kept, weights, models)
+        ensembles = inner_ensembles(kept, weights, seed, point_rule)
         how, inner_msis = pooled_combination(kept, ensembles)
-        horizons = pooled_factors(kept, ensembles[how], h_max)
+        later = {key: inner_ensembles(kept, weights, seed, point_rule, key, (how,))[how] for key in INNER_ORIGINS[1:]}
+        horizons = pooled_factors(kept, {"inner": ensembles[how], **later}, h_max)
         factors = [hz["factor"] for hz in horizons]
-        info.update({"weights": weights, "shrinkage": lam, "combination": how, "combination_inner_msis": inner_msis,
+        info.update({"pool": members, "relative_errors": relative, "pool_tolerance": POOL_TOLERANCE, "point_rule": point_rule, "point_rule_inner_mase": point_scores,
+                     "weights": weights, "shrinkage": lam, "combination": how, "combination_inner_msis": inner_msis,
                      "calibration": horizons, "calibration_factors": factors})
     for r in kept:
         s = by_id[r["id"]]
@@ -334,8 +389,8 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
             # older ensemble: the path mixture, point = its median
             table.add("ensemble (mixture, equal)", s, _path_bands(space.inverse(mix(z, None, rng(ENSEMBLE)))), secs)
             table.add("ensemble (mixture, weighted)", s, _path_bands(space.inverse(mix(z, weights, rng(ENSEMBLE)))), secs)
-            for label, w in (("ensemble (equal weights)", None), ("ensemble", weights)):
-                point, ens = combine(natural, w, rng(ENSEMBLE), how, space)
+            for label, w, rule in (("ensemble (equal weights)", None, "median"), ("ensemble", weights, point_rule)):
+                point, ens = combine(natural, w, rng(ENSEMBLE), how, space, rule)
                 table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
             # (point, ens) are the weighted ensemble's from the last pass: calibrate those
             served = calibration.widen(ens, factors[: ens.shape[1]], space, s.train)[0]
@@ -353,6 +408,9 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
     if procedure == "run":
         info["run_status"] = _count(r["learned"]["status"].split(" (")[0] for r in kept if r.get("learned"))
         info["combinations"] = _count(r["learned"]["combination"] for r in kept if r.get("learned"))
+        info["point_rules"] = _count(r["learned"]["point_rule"] for r in kept if r.get("learned"))
+        info["left_out"] = _count(m for r in kept if r.get("learned") and r["learned"]["pool"] for m in models
+                                  if m not in r["learned"]["pool"] and m in r["paths"])
     return table.rows(order), info
 
 
