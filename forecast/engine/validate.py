@@ -12,13 +12,15 @@ sees a test value. Two procedures:
   weighted ensemble (which may narrow as well as widen) are learned on that origin and one more,
   the training part minus its last 2h points, where at least 6 points remain.
 * `run`: what a run does with its one series, series by series: a rolling-origin backtest of the
-  training part (`EngineConfig`'s h and windows) chooses the scale, weights the members and
-  calibrates the ensemble with the run's widening rule; the coverage printed is the coverage served.
+  training part (`EngineConfig`'s h and windows) chooses the scale, the pool, the point rule and
+  the weights, and calibrates the ensemble with the run's widening rule; the coverage printed is
+  the coverage served.
 
 Rows. Each member; the ensemble as runs publish it (the pooled members' weighted median or mean
 point, with the distribution, mixture or quantile average, chosen on the training parts and
-recentred on it), with equal weights over every member and the median, as learned, and calibrated; the older path-mixture ensemble (point = mixture median)
-for comparison; and the benchmarks. Every row covers
+recentred on it): with equal weights over every member and the median, as learned, and
+calibrated; the older path-mixture ensemble (point = mixture median) for comparison; and the
+benchmarks. Every row covers
 the same series: a member that fails on a series is replaced there by the random walk with drift
 (counted in `fallback`), a benchmark that cannot handle a series (Naive2's multiplicative
 decomposition on zeros, say) falls back to Naive, and a series no member can fit is left out of
