@@ -86,7 +86,8 @@ def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
         def fit(self, y):
             raise np.linalg.LinAlgError("singular matrix")
 
-    monkeypatch.setattr(members, "make_model", lambda name, season_length=1: Broken() if name == "ets" else real(name, season_length))
+    monkeypatch.setattr(members, "make_model", lambda name, season_length=1, transformed=False:
+                        Broken() if name == "ets" else real(name, season_length, transformed))
     fc = forecast_metric(load_registry(DATA), "npl_ratio", EngineConfig(n_paths=4000, models=("ets", "theta")))
     assert fc.failures == {"ets": "LinAlgError: singular matrix"}
     assert set(fc.paths) == {"theta", "ensemble"}
@@ -205,3 +206,16 @@ def test_a_store_path_that_is_not_a_store_is_one_line_naming_it(tmp_path, capsys
     assert main(["--store", str(store), "runs"]) == 2
     assert capsys.readouterr().err.startswith(f"smfcast: error: cannot open the run store {store}: {reason}; ")
     assert (store.read_bytes() if store.is_file() else None) == before  # a file that is not a store is left alone
+
+
+def test_every_member_failing_is_one_clear_error(monkeypatch):
+    from forecast.engine import members
+    from forecast.errors import SmfcastError
+
+    class Broken:
+        def fit(self, y):
+            raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(members, "make_model", lambda name, season_length=1, transformed=False: Broken())
+    with pytest.raises(SmfcastError, match="every model failed"):
+        forecast_metric(load_registry(DATA), "npl_ratio", EngineConfig(n_paths=200, models=("ets", "theta")))

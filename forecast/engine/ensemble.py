@@ -90,7 +90,10 @@ def pool(relative: dict[str, float], evidence: int, tolerance: float = POOL_TOLE
 
 
 def pooled(weights: dict[str, float] | None, members: list[str], kept: list[str]) -> dict[str, float]:
-    """Weights over the kept members only (zero for the others), summing to one."""
+    """Weights over the kept members only (zero for the others), summing to one; empty when no
+    member is left (every member failed: the caller says so)."""
+    if not kept:
+        return {}
     base = normalize_weights(list(kept), {m: v for m, v in (weights or {}).items() if m in kept} or None)
     return {m: base.get(m, 0.0) for m in members}
 
