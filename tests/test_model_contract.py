@@ -176,3 +176,15 @@ def test_arima_bands_are_calibrated_when_its_model_is_true(simulate, n):
         assert level - 2 * se - 4 <= cov[i].mean() * 100 <= level + 2 * se, (level, cov[i])
         assert np.all(cov[i] * 100 >= level - 2 * se - 8), (level, cov[i])
         assert np.all(cov[i] * 100 <= level + 2 * se + 4), (level, cov[i])
+
+
+def test_classic_theta_paths_have_the_ses_variance_and_decompose_additively_on_a_log_scale():
+    y, m = _shapes()["seasonal"]
+    raw = make_model("classic_theta", season_length=m).fit(y)
+    logged = make_model("classic_theta", season_length=m, transformed=True).fit(np.log(y))
+    assert raw.describe()["seasonality"] == "multiplicative" and logged.describe()["seasonality"] == "additive"
+    # SES with drift: Var at step k is sigma^2 (1 + (k - 1) alpha^2), not statsmodels' 1 + (alpha - 1)^2 a step
+    trend = make_model("classic_theta").fit(_shapes()["noisy"][0])
+    paths = trend.sample(8, 20000, np.random.default_rng(3))
+    expected = trend.sigma_ * np.sqrt(1 + np.arange(8) * trend.alpha_ ** 2)
+    np.testing.assert_allclose(paths.std(axis=0), expected, rtol=0.03)

@@ -151,3 +151,17 @@ def test_pooled_procedure_leaves_out_a_member_far_worse_on_held_back_points_and_
     rule, scores = pooled_point_rule(results, weights, ("a", "b", "c", "d"))
     # a, b, c at +1, -1, +1.2: the median misses by 1, the (near-equal) mean by about 0.4
     assert rule == "mean" and scores["median"] == pytest.approx(1.0, abs=0.01) and scores["mean"] < 0.5
+
+
+def test_pooled_calibration_scores_both_held_back_origins():
+    from forecast.engine.validate import pooled_factors
+    from forecast.registry.transforms import Transform
+    space = Transform("none")
+    paths = np.random.default_rng(0).normal(0, 1, (400, 2))
+    results = [{"id": str(i), "inner_truth": np.array([0.5, -0.5]), "inner2_truth": np.array([3.0, 3.0])} for i in range(30)]
+    one = pooled_factors(results, {"inner": {r["id"]: (space, paths) for r in results}}, 2)
+    both = pooled_factors(results, {"inner": {r["id"]: (space, paths) for r in results},
+                                    "inner2": {r["id"]: (space, paths) for r in results[:10]}}, 2)
+    assert [hz["scores"] for hz in one] == [30, 30] and [hz["scores"] for hz in both] == [40, 40]
+    # the earlier origin's misses (3 against a band of about +-1.96) raise the factor
+    assert all(b["factor"] > o["factor"] for o, b in zip(one, both))

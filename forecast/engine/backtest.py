@@ -60,6 +60,15 @@ class BacktestSpec:
 Windows = dict[str, list[tuple[int, np.ndarray]]]  # model -> [(training length, natural paths (n_paths, h))]
 
 
+def by_cutoff(windows: Windows) -> dict[int, dict[str, np.ndarray]]:
+    """The same windows keyed the other way: training length -> {model: paths}, in order."""
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for model, items in windows.items():
+        for n, paths in items:
+            out.setdefault(n, {})[model] = paths
+    return dict(sorted(out.items()))
+
+
 def cross_validation(y: np.ndarray, spec: BacktestSpec, models: tuple[str, ...], season_length: int, n_paths: int,
                      seed: int, label: str, scale: Scale) -> tuple[Windows, list[int], dict[str, str]]:
     """Natural-unit member paths for every window, the training lengths, and failures by model@length."""
@@ -122,12 +131,8 @@ def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, 
                 season_length: int) -> list[tuple]:
     """The cases `ensemble.choose_point_rule` scores: one per window in which every member fitted."""
     names = sorted(windows)
-    by_n: dict[int, dict[str, np.ndarray]] = {}
-    for m in names:
-        for n, paths in windows[m]:
-            by_n.setdefault(n, {})[m] = paths
     cases = []
-    for n, fits in sorted(by_n.items()):
+    for n, fits in by_cutoff(windows).items():
         if len(fits) != len(names):
             continue
         h = min(fits[names[0]].shape[1], len(truth) - n)
@@ -195,11 +200,8 @@ def scale_evidence(series: RegularSeries, spec: BacktestSpec, season_length: int
             continue
         scale = Scale(kind, lam=guerrero_lambda(y, season_length) if kind == "boxcox" else 1.0, lower=lower, upper=upper)
         windows, _, _ = cross_validation(y, spec, FAST_MEMBERS, season_length, 200, seed, f"{label}:scale", scale)
-        by_cutoff: dict[int, list[np.ndarray]] = {}
-        for items in windows.values():
-            for n, paths in items:
-                by_cutoff.setdefault(n, []).append(paths)
-        mixed = [(n, np.concatenate(parts, axis=0)) for n, parts in sorted(by_cutoff.items()) if len(parts) == len(FAST_MEMBERS)]
+        mixed = [(n, np.concatenate([fits[m] for m in FAST_MEMBERS], axis=0)) for n, fits in by_cutoff(windows).items()
+                 if len(fits) == len(FAST_MEMBERS)]
         evidence[kind] = window_scores(truth, y, mixed, season_length)
     if "raw" in evidence:
         n = len(evidence["raw"])
@@ -224,12 +226,8 @@ class Learned:
 def _ensemble_windows(windows: Windows, weights, transform, seed: int, label: str, how: str,
                       point_rule: str) -> list[tuple[int, np.ndarray]]:
     """The weighted, recentred ensemble of each window in model space (log/logit)."""
-    by_cutoff: dict[int, dict[str, np.ndarray]] = {}
-    for m, items in windows.items():
-        for n, paths in items:
-            by_cutoff.setdefault(n, {})[m] = paths
     return [(n, combine(members, weights, rng_for(seed, label, "ensemble", str(n)), how, transform, point_rule)[1])
-            for n, members in sorted(by_cutoff.items())]
+            for n, members in by_cutoff(windows).items()]
 
 
 def _interval_summary(truth: np.ndarray, items: list[tuple[int, np.ndarray]], y: np.ndarray, season_length: int) -> dict:
