@@ -146,13 +146,35 @@ def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
     walks = {"a": rng.normal(0, 1, (4000, 6)).cumsum(axis=1), "b": rng.normal(0, 1, (4000, 6)).cumsum(axis=1)}
     _, q = ensemble.combine(walks, None, np.random.default_rng(2))
     assert np.corrcoef(q[:, 0], q[:, 5])[0, 1] == pytest.approx(np.corrcoef(walks["a"][:, 0], walks["a"][:, 5])[0, 1], abs=0.06)
-    # in model space: members combine on logs, each member's point being the log of its natural mean
+    # in model space: the point is the log of the members' mean in natural units (the arithmetic
+    # mean of their points, not the geometric mean a mean on logs would give); the paths' median in
+    # natural units is that mean
     from forecast.registry.transforms import Transform
-    skewed = {"a": np.exp(rng.normal(0, 1, (4000, 2))), "b": np.exp(rng.normal(0, 1, (4000, 2)))}
-    point, paths = ensemble.combine(skewed, None, np.random.default_rng(3), space=Transform("log"))
-    np.testing.assert_allclose(point, np.mean([np.log(np.mean(p, axis=0)) for p in skewed.values()], axis=0), rtol=1e-9)
-    assert np.all(point > 0.4)  # log E[X] = 0.5 for a standard log-normal; its log-median is 0
-    np.testing.assert_allclose(np.median(paths, axis=0), point, atol=1e-9)
+    skewed = {"a": np.exp(rng.normal(0, 1, (4000, 2))), "b": 0.01 * np.exp(rng.normal(0, 1, (4000, 2)))}
+    for rule in ensemble.POINT_RULES:
+        point, paths = ensemble.combine(skewed, None, np.random.default_rng(3), space=Transform("log"), point_rule=rule)
+        natural = np.mean([np.mean(p, axis=0) for p in skewed.values()], axis=0)
+        np.testing.assert_allclose(point, np.log(natural), rtol=1e-9)
+        assert np.all(np.exp(point) > 0.8)  # the geometric mean of the two points is about 0.16
+        np.testing.assert_allclose(np.median(np.exp(paths), axis=0), natural, rtol=1e-9)
+
+
+def test_members_truncated_at_zero_do_not_blow_up_the_recentred_ensemble():
+    # more than half of each member's paths sit on the bound 0, so the mixture's median is the bound;
+    # a shift on logs from there to the point multiplied the other paths by thousands
+    from forecast.registry.transforms import Transform
+    rng = np.random.default_rng(4)
+    def truncated(level):
+        paths = rng.normal(level, 100, (1000, 3))
+        paths[:600] = 0.0
+        return paths
+    members = {"a": truncated(1000.0), "b": truncated(1200.0)}
+    for how in ensemble.COMBINATIONS:
+        point, paths = ensemble.combine(members, None, np.random.default_rng(5), how, Transform("log"), "mean")
+        natural = np.exp(paths)
+        np.testing.assert_allclose(np.exp(point), np.mean([m.mean(axis=0) for m in members.values()], axis=0), rtol=1e-9)
+        np.testing.assert_allclose(np.median(natural, axis=0), np.exp(point), rtol=1e-6)
+        assert np.all(np.percentile(natural, 97.5, axis=0) < 2500) and np.all(natural >= 0)
 
 
 def test_relative_errors_are_geometric_means_of_mae_against_the_median_member():
@@ -186,14 +208,19 @@ def test_point_rules_and_the_training_evidence_that_chooses_between_them():
     np.testing.assert_allclose(ensemble.combined_point(points, np.array([0.5, 0.5, 0.0]), "mean"), [1.5, 15.0])
     with pytest.raises(ValueError, match="point rule"):
         ensemble.combined_point(points, np.ones(3), "mode")
-    same = lambda z: z  # noqa: E731
+    def cases(*truths):
+        return [(points, np.ones(3), np.array(t, dtype=float), 1.0) for t in truths]
     # outcomes at the mean win for the mean; at the median for the median; a tie keeps the median
-    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([4.0, 30.0]), same, 1.0)])[0] == "mean"
-    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([2.0, 20.0]), same, 1.0)])[0] == "median"
-    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([3.0, 25.0]), same, 1.0)])[0] == "median"
-    assert ensemble.choose_point_rule([(points, np.ones(3), np.array([np.nan, np.nan]), same, 1.0)])[0] == "median"
-    rule, scores = ensemble.choose_point_rule([(points, np.ones(3), np.array([4.0, np.nan]), same, 2.0)])
-    assert rule == "mean" and scores == pytest.approx({"median": 1.0, "mean": 0.0})
+    assert ensemble.choose_point_rule(cases([4.0, 30.0], [4.5, 31.0]))[0] == "mean"
+    assert ensemble.choose_point_rule(cases([2.0, 20.0], [2.5, 21.0]))[0] == "median"
+    assert ensemble.choose_point_rule(cases([3.0, 25.0], [3.0, 25.0]))[0] == "median"
+    assert ensemble.choose_point_rule(cases([np.nan, np.nan], [np.nan, np.nan]))[0] == "median"
+    # one case is no evidence; a gain inside one standard error of the paired difference is none either
+    assert ensemble.choose_point_rule(cases([4.0, 30.0]))[0] == "median"
+    rule, scores = ensemble.choose_point_rule(cases([4.0, 30.0], [2.0, 21.0]))
+    assert rule == "median" and scores == pytest.approx({"median": 3.25, "mean": 2.75})  # gains +6 and -5
+    rule, scores = ensemble.choose_point_rule(cases([4.0, np.nan], [4.0, np.nan]) + [(points, np.ones(3), np.array([4.0, 30.0]), 2.0)])
+    assert rule == "mean" and scores == pytest.approx({"median": 7 / 3, "mean": 0.0})  # NaN unscored; scale 2 halves
 
 
 def test_a_member_left_out_of_the_pool_takes_no_part_in_the_ensemble():

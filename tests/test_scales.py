@@ -1,4 +1,4 @@
-"""The fitting scale: raw by default, a bounded scale where a bound is near, another scale only on
+"""The fitting scale: raw by default, logit where the upper bound is near, another scale only on
 strong backtest evidence."""
 
 from __future__ import annotations
@@ -37,12 +37,16 @@ def test_strong_evidence_moves_the_scale_and_weak_evidence_does_not():
     assert choose(y, 0, np.inf, 6, slight).scale.kind == "raw"
 
 
-def test_a_near_bound_chooses_a_bounded_scale():
+def test_a_near_upper_bound_chooses_logit_and_a_near_lower_bound_truncates_raw_values():
     falling = np.linspace(10, 1, 12)  # heading for 0 within the horizon
     assert bound_is_near(falling, 0, np.inf, 6) == (True, False)
-    assert choose(falling, 0, np.inf, 6).scale.kind == "log"
+    choice = choose(falling, 0, np.inf, 6)
+    assert choice.scale.kind == "raw" and choice.scale.lower == 0
+    assert choice.scale.truncate(np.array([-0.5, 0.5]))[0].tolist() == [0.0, 0.5]
     share = np.linspace(90, 99, 12)  # a percentage heading for 100
-    assert choose(share, 0, 100, 6).scale.kind == "logit"
+    choice = choose(share, 0, 100, 6)
+    assert choice.scale.kind == "logit" and "upper bound is near" in choice.reason
+    assert choose(np.linspace(10, 1, 12), 0, 100, 6).scale.kind == "raw"  # a share heading for 0
     rising = np.linspace(10, 20, 12)  # moving away from 0: raw
     assert bound_is_near(rising, 0, np.inf, 6) == (False, False) and choose(rising, 0, np.inf, 6).scale.kind == "raw"
 

@@ -127,7 +127,7 @@ def window_errors(truth: np.ndarray, windows: Windows) -> dict[str, list[float]]
     return out
 
 
-def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, y: np.ndarray, transform,
+def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, y: np.ndarray,
                 season_length: int) -> list[tuple]:
     """The cases `ensemble.choose_point_rule` scores: one per window in which every member fitted."""
     names = sorted(windows)
@@ -136,9 +136,8 @@ def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, 
         if len(fits) != len(names):
             continue
         h = min(fits[names[0]].shape[1], len(truth) - n)
-        points = np.array([transform.forward_inside(fits[m][:, :h].mean(axis=0)) for m in names])
-        cases.append((points, np.array([weights[m] for m in names]), truth[n:n + h], transform.inverse,
-                      _naive_scale(y[:n], season_length)))
+        points = np.array([fits[m][:, :h].mean(axis=0) for m in names])
+        cases.append((points, np.array([weights[m] for m in names]), truth[n:n + h], _naive_scale(y[:n], season_length)))
     return cases
 
 
@@ -264,7 +263,7 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
     kept, relative = pool(relative_errors(window_errors(truth, members)), len(cutoffs))
     weights, lam = shrunk_weights({m: scores[m] for m in kept}, len(cutoffs))
     weights = pooled(weights, list(members), kept)
-    point_rule, point_scores = choose_point_rule(point_cases(members, weights, truth, y, transform, season_length))
+    point_rule, point_scores = choose_point_rule(point_cases(members, weights, truth, y, season_length))
     # the combination whose raw 95% band scored better on these windows (interval score)
     candidates = {how: _ensemble_windows(members, weights, transform, seed, label, how, point_rule) for how in COMBINATIONS}
     interval = {how: _interval_summary(truth, [(n, transform.inverse(p)) for n, p in items], y, season_length).get("interval_score-95", np.inf)

@@ -7,9 +7,14 @@ evidence, and only when that evidence is strong: on M3 yearly, switching each se
 whenever its one inner holdout preferred them cost 0.2-0.7 sMAPE (a single holdout is noise), and
 even a 2x margin still cost MASE. The rule (`choose`):
 
-* bounds first: when a bound is near (the series' drift reaches it within the horizon, or it lies
-  inside the one-step 95% band of the last value), the bounded scale is used (log above a lower
-  bound of 0, logit between two bounds), so paths cannot cross it;
+* bounds first: when the upper bound is near (the series' drift reaches it within the horizon, or
+  it lies inside the one-step 95% band of the last value), the series goes to logit between its
+  bounds, so paths cannot cross it. Near a lower bound the series stays raw and its paths are
+  truncated there: on the 157 positive series of the six competition collections whose lower
+  bound of 0 was near, logs made the mean of the member forecasts worse on every collection
+  (tourism quarterly, 83 series: sMAPE 16.92 against 16.02 raw, MASE 1.647 against 1.431; M3
+  quarterly, 21: 23.51 / 0.881 against 22.93 / 0.828; docs/anchors.md): a log scale turns a
+  falling straight line into a decay that never arrives;
 * otherwise logs (or Box-Cox with Guerrero's lambda) replace raw only when the series' rolling
   backtest favours them in at least `MIN_WINS` of its windows and by `MIN_GAIN` in mean scaled
   CRPS; with fewer than `MIN_WINDOWS` windows the evidence is too thin and raw stays.
@@ -126,13 +131,10 @@ def bound_is_near(y: np.ndarray, lower: float, upper: float, h: int) -> tuple[bo
 
 
 def bounded_scale(y: np.ndarray, lower: float, upper: float, h: int) -> Scale | None:
-    """The bounded scale a series needs when a bound is near (None when none is)."""
-    near_low, near_high = bound_is_near(y, lower, upper, h)
-    if near_high:
-        return Scale("logit", lower=lower, upper=upper) if usable("logit", y, lower, upper) else None
-    if near_low and lower == 0 and usable("log", y, lower, upper):
-        return Scale("log", lower=lower, upper=upper)
-    if near_low and usable("logit", y, lower, upper):
+    """The bounded scale a series needs when its upper bound is near (None otherwise: near a lower
+    bound raw values are truncated there; see the module docstring)."""
+    near_high = bound_is_near(y, lower, upper, h)[1]
+    if near_high and usable("logit", y, lower, upper):
         return Scale("logit", lower=lower, upper=upper)
     return None
 
@@ -153,7 +155,7 @@ def choose(y: np.ndarray, lower: float, upper: float, h: int, evidence: dict[str
     raw = Scale("raw", lower=lower, upper=upper)
     bounded = bounded_scale(y, lower, upper, h)
     if bounded is not None:
-        return ScaleChoice(bounded, f"a bound is near: the drift reaches it within {h} steps or it is inside the one-step band")
+        return ScaleChoice(bounded, f"the upper bound is near: the drift reaches it within {h} steps or it is inside the one-step band")
     if not evidence or "raw" not in evidence or len(evidence["raw"]) < MIN_WINDOWS:
         n = len(evidence["raw"]) if evidence and "raw" in evidence else 0
         return ScaleChoice(raw, f"raw by default ({n} backtest windows; at least {MIN_WINDOWS} are needed to choose another scale)")

@@ -243,9 +243,8 @@ def pooled_point_rule(results: list[dict], weights: dict[str, float], models: tu
     names = sorted(m for m in models if weights[m] > 0)
     cases = []
     for r in _inner_complete(results, models):
-        space, _ = _space(r["inner_truth"])
-        points = np.array([space.forward_inside(np.mean(r["inner"][m], axis=0)) for m in names])
-        cases.append((points, np.array([weights[m] for m in names]), r["inner_truth"], space.inverse, r["inner_scale"]))
+        points = np.array([np.mean(r["inner"][m], axis=0) for m in names])
+        cases.append((points, np.array([weights[m] for m in names]), r["inner_truth"], r["inner_scale"]))
     return choose_point_rule(cases)
 
 
