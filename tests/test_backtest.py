@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecast.cli import main
-from forecast.engine.backtest import BacktestSpec, cross_validation, evaluate, learn, window_scores
+from forecast.engine.backtest import BacktestSpec, cross_validation, evaluate, learn, window_errors, window_scores
 from forecast.engine.scales import Scale
 from forecast.registry.grid import regularize
 from forecast.registry.periods import parse_period
@@ -53,6 +53,17 @@ def test_interpolated_points_are_never_scored():
 
 def _grid(values):
     return regularize([_obs(f"{2000 + i}", v) for i, v in enumerate(values)], Transform("log"))
+
+
+def test_window_errors_align_members_by_training_length():
+    # the pool compares members window by window: a member missing a window gets NaN there, and
+    # unpublished points (NaN truth) are not scored
+    truth = np.array([0.0, 0.0, 0.0, 10.0, 20.0, np.nan, 40.0])
+    paths = lambda *means: np.tile(np.array(means, dtype=float), (4, 1))  # noqa: E731 - constant paths
+    windows = {"a": [(3, paths(11, 22)), (5, paths(30, 43))], "b": [(5, paths(0, 40))]}
+    errors = window_errors(truth, windows)
+    assert errors["a"] == [pytest.approx(1.5), pytest.approx(3.0)]  # |11-10|, |22-20|; then |43-40| only
+    assert np.isnan(errors["b"][0]) and errors["b"][1] == pytest.approx(0.0)
 
 
 def test_learn_records_scale_weights_calibration_and_the_random_walk():

@@ -109,22 +109,15 @@ def window_scores(truth: np.ndarray, y: np.ndarray, items: list[tuple[int, np.nd
 def window_errors(truth: np.ndarray, windows: Windows) -> dict[str, list[float]]:
     """Per member, the MAE of its point (path mean) in every window any member has, aligned by
     training length (NaN where the member has no fit or nothing was observed)."""
-    cutoffs = sorted({n for items in windows.values() for n, _ in items})
-    out = {}
-    for model, items in windows.items():
-        by_n = dict(items)
-        row = []
-        for n in cutoffs:
-            paths = by_n.get(n)
-            if paths is None:
-                row.append(np.nan)
-                continue
-            h = min(paths.shape[1], len(truth) - n)
-            actual = truth[n:n + h]
-            ok = np.isfinite(actual)
-            row.append(float(np.mean(np.abs(paths[:, :h].mean(axis=0)[ok] - actual[ok]))) if ok.any() else np.nan)
-        out[model] = row
-    return out
+    def mae(n: int, paths: np.ndarray | None) -> float:
+        if paths is None:
+            return np.nan
+        h = min(paths.shape[1], len(truth) - n)
+        actual = truth[n:n + h]
+        ok = np.isfinite(actual)
+        return float(np.mean(np.abs(paths[:, :h].mean(axis=0)[ok] - actual[ok]))) if ok.any() else np.nan
+    cases = by_cutoff(windows)
+    return {model: [mae(n, fits.get(model)) for n, fits in cases.items()] for model in windows}
 
 
 def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, y: np.ndarray,

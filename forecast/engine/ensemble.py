@@ -207,26 +207,29 @@ def combine(member_paths: dict[str, np.ndarray], weights: dict[str, float] | Non
     weighted median (or mean, `point_rule`) of those points is taken in natural units: a mean on
     logs is a geometric mean, dragged down by a member forecasting near zero (measured on M3
     quarterly, docs/anchors.md); a weighted mean of in-bound points is in bounds. Members are
-    mixed (`how`: "mixture", the pooled paths, or "quantiles", Vincentized members) in model space
-    (`space`, a registry Transform: log or logit; natural units when None) and recentred on the
-    point (`recentre`). A member weighted zero (left out of the pool) takes no part."""
+    mixed (`how`: "mixture", the pooled paths, in natural units; or "quantiles", Vincentized members,
+    whose quantiles are averaged in model space: `space`, a registry Transform, log or logit;
+    natural units when None), recentred on the point (`recentre`) and returned in model space. A
+    member weighted zero (left out of the pool) takes no part."""
     if how not in COMBINATIONS:
         raise ValueError(f"combination {how!r} is not one of {', '.join(COMBINATIONS)}")
-    forward = space.forward_inside if space is not None else (lambda x: np.asarray(x, dtype=float))
     w = normalize_weights(list(member_paths), weights)
     names = sorted(m for m in member_paths if w[m] > 0)
     w = {m: w[m] for m in names}
-    z = {m: forward(member_paths[m]) for m in names}
-    points = np.array([np.mean(member_paths[m], axis=0) for m in names])
-    point = combined_point(points, np.array([w[m] for m in names]), point_rule)
-    paths = quantile_average(z, w, rng) if how == "quantiles" else mix(z, w, rng)
-    return recentre(paths, point, space)
+    members = {m: member_paths[m] for m in names}
+    point = combined_point(np.array([np.mean(p, axis=0) for p in members.values()]), np.array(list(w.values())), point_rule)
+    if how == "quantiles":
+        forward, inverse = (space.forward_inside, space.inverse) if space is not None else (np.asarray, np.asarray)
+        natural = inverse(quantile_average({m: forward(p) for m, p in members.items()}, w, rng))
+    else:
+        natural = mix(members, w, rng)
+    return recentre(natural, point, space)
 
 
-def recentre(paths: np.ndarray, point: np.ndarray, space=None) -> tuple[np.ndarray, np.ndarray]:
-    """(point, paths) in model space, the paths shifted in natural units so that their median there
-    is `point` (natural units), then clipped inside the bounds."""
+def recentre(natural: np.ndarray, point: np.ndarray, space=None) -> tuple[np.ndarray, np.ndarray]:
+    """(point, paths) in model space: natural-unit paths shifted so that their median is `point`
+    (natural units), then mapped to `space` (clipped inside its bounds; unchanged when None)."""
+    shifted = natural + (point - np.median(natural, axis=0))[None, :]
     if space is None:
-        return point, paths + (point - np.median(paths, axis=0))[None, :]
-    natural = space.inverse(paths)
-    return space.forward_inside(point), space.forward_inside(natural + (point - np.median(natural, axis=0))[None, :])
+        return point, shifted
+    return space.forward_inside(point), space.forward_inside(shifted)
