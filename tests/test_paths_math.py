@@ -56,6 +56,39 @@ def test_ensemble_allocates_exactly_and_is_deterministic():
     assert ensemble.normalize_weights(["a", "b"], {"a": 3.0, "b": 1.0, "gone": 5.0}) == {"a": 0.75, "b": 0.25}
 
 
+def test_mixture_marginals_are_the_pooled_weighted_quantiles_of_every_member_path():
+    grid = np.arange(1000.0)[:, None] / 1000
+    members = {"a": np.repeat(grid, 2, axis=1), "b": 1 + np.repeat(grid, 2, axis=1)}
+    mixed = np.sort(ensemble.mix(members, {"a": 0.2, "b": 0.8}, np.random.default_rng(3)), axis=0)
+    # a path of a carries mass 0.2 / 1000, so the level (i + 1/2) / 1000 is first reached at a's path 5i + 2;
+    # a path of b carries 0.8 / 1000 on top of a's 0.2
+    np.testing.assert_allclose(mixed[:200, 0], (5 * np.arange(200) + 2) / 1000)
+    i = np.arange(200, 1000)
+    np.testing.assert_allclose(mixed[200:, 1], 1 + (np.ceil((i + 0.5 - 200) / 0.8) - 1) / 1000)
+    alone = ensemble.mix({"a": members["a"]}, None, np.random.default_rng(3))
+    np.testing.assert_array_equal(np.sort(alone, axis=0), members["a"])
+
+
+def test_mixture_paths_keep_the_members_dependence_between_horizons():
+    rng = np.random.default_rng(5)
+    level = {"a": rng.normal(0, 1, 400), "b": rng.normal(3, 2, 400)}
+    members = {k: np.repeat(v[:, None], 4, axis=1) * [1, 2, 3, 4] for k, v in level.items()}
+    mixed = ensemble.mix(members, {"a": 0.6, "b": 0.4}, rng)
+    np.testing.assert_allclose(mixed / mixed[:, :1], np.tile([1.0, 2, 3, 4], (400, 1)))
+
+
+def test_mixture_tails_are_read_off_every_path_not_a_subsample():
+    rng = np.random.default_rng(11)
+    exact = {"a": np.quantile(rng.normal(0, 1, 2_000_000), 0.975)}  # both members N(0, 1): the mixture is N(0, 1)
+    errors, subsample_errors = [], []
+    for _ in range(60):
+        members = {name: rng.normal(0, 1, (500, 1)) for name in "abcde"}
+        errors.append(np.percentile(ensemble.mix(members, None, rng), 97.5) - exact["a"])
+        drawn = np.concatenate([members[m][rng.choice(500, 100, replace=False)] for m in members])
+        subsample_errors.append(np.percentile(drawn, 97.5) - exact["a"])
+    assert np.sqrt(np.mean(np.square(errors))) < 0.6 * np.sqrt(np.mean(np.square(subsample_errors)))
+
+
 def test_transforms_round_trip_and_keep_bounds():
     logit = Transform("logit", 0, 100)
     x = np.array([0.5, 2.7, 50.0, 99.5])

@@ -169,29 +169,70 @@ def allocate(n_paths: int, weights: dict[str, float]) -> dict[str, int]:
 
 
 def mix(member_paths: dict[str, np.ndarray], weights: dict[str, float] | None, rng: np.random.Generator) -> np.ndarray:
-    """A mixture of member paths with the given weights, shaped like one member's paths."""
+    """The weighted mixture of member paths, shaped like one member's paths (n, h).
+
+    Each horizon's values are the weighted quantiles, at levels (i + 1/2) / n, of every member path
+    pooled (`pooled_quantiles`); they are arranged in time by the ranks of a weighted subsample of n
+    member paths (`subsample`, `arrange`), so each path keeps the dependence between horizons that the
+    members' own paths have (an empirical copula, as in the Schaake shuffle: Clark et al. 2004,
+    J. Hydrometeorology 5). The subsample alone, which this used to return, reads a member's tails
+    off its share of n paths (a hundred of 500 with five members), and that noise widens the
+    calibrated band: with it the M3 yearly 95% band covered 97.13% of test points, interval score
+    22.09; read off every path, 96.74% and 22.01 (`smfcast validate`, docs/anchors.md)."""
+    n_paths = common_rows(member_paths)
+    w = normalize_weights(list(member_paths), weights)
+    return arrange(pooled_quantiles(member_paths, w, n_paths), subsample(member_paths, w, n_paths, rng))
+
+
+def common_rows(member_paths: dict[str, np.ndarray]) -> int:
+    """The number of paths every member has (their shapes must agree)."""
     shapes = {p.shape for p in member_paths.values()}
     if len(shapes) != 1:
         raise ValueError(f"member paths differ in shape: {sorted(shapes)}")
-    n_paths = shapes.pop()[0]
-    counts = allocate(n_paths, normalize_weights(list(member_paths), weights))
-    parts = []
-    for name in sorted(member_paths):
-        k = counts[name]
-        if k:
-            parts.append(member_paths[name][rng.choice(n_paths, size=k, replace=False)])
+    return shapes.pop()[0]
+
+
+def subsample(member_paths: dict[str, np.ndarray], weights: dict[str, float], n_paths: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """A weighted subsample of member paths (n_paths, h): `allocate` paths per member, drawn
+    without replacement, in random order."""
+    counts = allocate(n_paths, weights)
+    parts = [member_paths[name][rng.choice(n_paths, size=counts[name], replace=False)]
+             for name in sorted(member_paths) if counts[name]]
     return np.concatenate(parts, axis=0)[rng.permutation(n_paths)]
+
+
+def arrange(marginals: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Per-horizon sorted `marginals` placed in the rank order of `template`'s paths, so the
+    result's dependence between horizons is the template's (its empirical copula)."""
+    out = np.empty_like(marginals)
+    np.put_along_axis(out, np.argsort(template, axis=0), marginals, axis=0)
+    return out
+
+
+def pooled_quantiles(member_paths: dict[str, np.ndarray], weights: dict[str, float], n: int) -> np.ndarray:
+    """(n, h) sorted per column: the quantiles at levels (i + 1/2) / n of all member paths pooled,
+    each path of member m carrying mass weights[m] / its number of paths (the inverse of the
+    mixture's empirical distribution function, so one member's quantiles are its own paths)."""
+    names = sorted(m for m in member_paths if weights[m] > 0)
+    values = np.concatenate([member_paths[m] for m in names], axis=0)
+    mass = np.concatenate([np.full(len(member_paths[m]), weights[m] / len(member_paths[m])) for m in names])
+    levels = (np.arange(n) + 0.5) / n * mass.sum()
+    order = np.argsort(values, axis=0)
+    below = np.cumsum(mass[order], axis=0)
+    out = np.empty((n, values.shape[1]))
+    for k in range(values.shape[1]):
+        at = np.minimum(np.searchsorted(below[:, k], levels), len(mass) - 1)
+        out[:, k] = values[order[at, k], k]
+    return out
 
 
 def quantile_average(member_paths: dict[str, np.ndarray], weights: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """Paths whose marginals are the weighted average of the members' quantiles (Vincentization),
-    arranged in time by the ranks of the weighted mixture's paths, so each path keeps the
+    arranged in time by the ranks of a weighted subsample of member paths, so each path keeps the
     dependence between horizons that the members' own paths have."""
-    names = sorted(member_paths)
-    mixed = mix(member_paths, weights, rng)
-    ranks = np.argsort(np.argsort(mixed, axis=0, kind="stable"), axis=0, kind="stable")
-    averaged = sum(weights[m] * np.sort(member_paths[m], axis=0) for m in names)
-    return np.take_along_axis(averaged, ranks, axis=0)
+    averaged = sum(weights[m] * np.sort(member_paths[m], axis=0) for m in sorted(member_paths))
+    return arrange(averaged, subsample(member_paths, weights, common_rows(member_paths), rng))
 
 
 COMBINATIONS = ("mixture", "quantiles")
@@ -207,7 +248,7 @@ def combine(member_paths: dict[str, np.ndarray], weights: dict[str, float] | Non
     weighted median (or mean, `point_rule`) of those points is taken in natural units: a mean on
     logs is a geometric mean, dragged down by a member forecasting near zero (measured on M3
     quarterly, docs/anchors.md); a weighted mean of in-bound points is in bounds. Members are
-    mixed (`how`: "mixture", the pooled paths, in natural units; or "quantiles", Vincentized members,
+    mixed (`how`: "mixture", `mix` in natural units; or "quantiles", Vincentized members,
     whose quantiles are averaged in model space: `space`, a registry Transform, log or logit;
     natural units when None), recentred on the point (`recentre`) and returned in model space. A
     member weighted zero (left out of the pool) takes no part."""
