@@ -84,7 +84,7 @@ def test_mixture_tails_are_read_off_every_path_not_a_subsample():
     for _ in range(60):
         members = {name: rng.normal(0, 1, (500, 1)) for name in "abcde"}
         errors.append(np.percentile(ensemble.mix(members, None, rng), 97.5) - exact["a"])
-        drawn = np.concatenate([members[m][rng.choice(500, 100, replace=False)] for m in members])
+        drawn = ensemble.subsample(members, ensemble.normalize_weights(list(members), None), 500, rng)  # the old mixture
         subsample_errors.append(np.percentile(drawn, 97.5) - exact["a"])
     assert np.sqrt(np.mean(np.square(errors))) < 0.6 * np.sqrt(np.mean(np.square(subsample_errors)))
 
