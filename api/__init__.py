@@ -1,4 +1,4 @@
-"""smfcast HTTP API (Flask). `create_app(config)` builds the app; `api.wsgi:app` is what gunicorn serves.
+"""smfcast HTTP API (Flask). `create_app(config)` builds the app; `smfcast.api.wsgi:app` is what gunicorn serves.
 
 Reads are served from the run store (sample paths cached in memory per worker): no model work on a
 GET, only quantiles; a request that names no run gets the published one. Writes need a bearer
@@ -11,8 +11,9 @@ import logging
 
 from flask import Flask
 
-from forecast.registry.series import default_data_dir, load_registry
-from forecast.store.runs import RunStore, default_store_path
+from smfcast.registry.location import writable_data_dir
+from smfcast.registry.series import load_registry
+from smfcast.store.runs import RunStore, default_store_path
 
 from .params import TextJSONProvider
 from .problems import register_problem_handlers
@@ -24,7 +25,7 @@ log = logging.getLogger("smfcast.api")
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
-        SMFCAST_DATA=str(default_data_dir()),
+        SMFCAST_DATA=None,  # None: $SMFCAST_DATA, or the per-user folder (created from the shipped copy)
         SMFCAST_STORE=str(default_store_path()),
         SMFCAST_API_TOKEN=None,
         SMFCAST_API_TOKENS=None,  # {name: token}; None reads the environment and the token file on each write
@@ -32,6 +33,8 @@ def create_app(config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.config.update(config or {})
+    if not app.config["SMFCAST_DATA"]:  # the server writes observations: a registry it may write
+        app.config["SMFCAST_DATA"] = str(writable_data_dir())
     app.json = TextJSONProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
@@ -40,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     store = RunStore(app.config["SMFCAST_STORE"])
     app.extensions["smfcast_store"] = store
     if app.config["SMFCAST_AUTORUN"] and store.latest() is None:
-        from forecast.store.runs import create_run
+        from smfcast.store.runs import create_run
         log.warning("no run in %s: computing the first run before serving", store.path)
         create_run(app.config["SMFCAST_DATA"], store=store)
     load_registry(app.config["SMFCAST_DATA"])  # a broken data folder stops the start, named

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from forecast.errors import InvalidInput, NotFound
-from forecast.registry.series import HEADLINE_METRICS
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.registry.series import HEADLINE_METRICS
 
 from .formats import respond_table, safe_filename
 from .jobs import submit

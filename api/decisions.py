@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from forecast.errors import InvalidInput
-from forecast.outputs.decision_tables import seek, seek_columns, tornado
-from forecast.outputs.workbook import table_workbook
+from smfcast.errors import InvalidInput
+from smfcast.outputs.decision_tables import seek, seek_columns, tornado
+from smfcast.outputs.workbook import table_workbook
 
 from .formats import requested_format, respond_table, safe_filename
 from .params import allow, json_fields, store

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from forecast.defaults import ENSEMBLE, LEVELS
-from forecast.errors import InvalidInput, NotFound
-from forecast.outputs.bands import level_columns, parse_levels
-from forecast.outputs.charts import fan_chart
-from forecast.outputs.run_tables import (
+from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.outputs.bands import level_columns, parse_levels
+from smfcast.outputs.charts import fan_chart
+from smfcast.outputs.run_tables import (
     forecast_rows,
     forecast_table,
     scenario_paths,
     table_columns,
 )
-from forecast.outputs.workbook import build_workbook
-from forecast.policy.scenarios import parse_custom
-from forecast.registry.series import HEADLINE_METRICS
-from forecast.store.runs import BASELINE
+from smfcast.outputs.workbook import build_workbook
+from smfcast.policy.scenarios import parse_custom
+from smfcast.registry.series import HEADLINE_METRICS
+from smfcast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
 from .params import allow, many, registry, run, store

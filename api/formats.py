@@ -10,9 +10,9 @@ import re
 
 from flask import Response, jsonify, request
 
-from forecast.errors import InvalidInput
-from forecast.outputs.tables import csv_text
-from forecast.outputs.workbook import table_workbook
+from smfcast.errors import InvalidInput
+from smfcast.outputs.tables import csv_text
+from smfcast.outputs.workbook import table_workbook
 
 FORMATS = ("json", "csv", "xlsx")
 LAYOUTS = ("long", "wide")

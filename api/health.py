@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from forecast import __version__
+from smfcast import __version__
 
 from .params import allow, registry, store
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, url_for
 
-from forecast.store.queue import open_queue
+from smfcast.store.queue import open_queue
 
 from .params import allow, json_body, store
 from .tokens import Forbidden, Unauthorized, require_token

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from forecast.errors import NotFound
-from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
+from smfcast.errors import NotFound
+from smfcast.policy.scenarios import LEVER_COLUMNS, lever_rows
 
 from .formats import respond_table, safe_filename
 from .params import allow, registry, run

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
-from forecast.errors import InvalidInput, NotFound, SmfcastError
-from forecast.registry import changes, intake
-from forecast.registry.template import (
+from smfcast.errors import InvalidInput, NotFound, SmfcastError
+from smfcast.registry import changes, intake
+from smfcast.registry.template import (
     OPTIONAL,
     REQUIRED,
     SOURCE_COLUMNS,
@@ -110,7 +110,7 @@ def series_history(series_id: str):
     allow()
     entries = changes.read_log(_data_dir())
     if not any(e["series_id"] == series_id for e in entries):
-        from forecast.registry.series import load_registry
+        from smfcast.registry.series import load_registry
         if series_id not in load_registry(_data_dir()).series:
             raise NotFound(f"unknown series {series_id!r}; GET /v1/series lists the series", "series_id")
     rows = changes.history(entries, series_id)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template_string
 
-from forecast import __version__
-from forecast.defaults import ENSEMBLE, MEMBERS
-from forecast.registry.series import HEADLINE_METRICS
-from forecast.store.publications import MAX_REASON
-from forecast.store.requests import BACKTEST_LIMITS, REFIT_LIMITS
+from smfcast import __version__
+from smfcast.defaults import ENSEMBLE, MEMBERS
+from smfcast.registry.series import HEADLINE_METRICS
+from smfcast.store.publications import MAX_REASON
+from smfcast.store.requests import BACKTEST_LIMITS, REFIT_LIMITS
 
 from .params import allow
 
@@ -69,7 +69,7 @@ def _get(summary: str, params: list, ok: dict | None = None, errors=(400, 404, 4
 
 
 def _integers(limits: dict[str, tuple[int, int]]) -> dict:
-    """Integer body fields with the ranges the request check enforces (`forecast.store.requests`)."""
+    """Integer body fields with the ranges the request check enforces (`smfcast.store.requests`)."""
     return {name: {"type": "integer", "minimum": lo, "maximum": hi} for name, (lo, hi) in limits.items()}
 
 

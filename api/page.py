@@ -9,15 +9,15 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
-from forecast.defaults import ENSEMBLE, LEVELS
-from forecast.errors import SmfcastError
-from forecast.outputs.charts import fan_chart, tornado_svg
-from forecast.outputs.decision_tables import seek, tornado
-from forecast.outputs.revisions import compare, previous_run
-from forecast.outputs.run_tables import forecast_rows, scenario_paths, target_rows
-from forecast.policy.scenarios import parse_custom
-from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS
-from forecast.store.runs import BASELINE
+from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.errors import SmfcastError
+from smfcast.outputs.charts import fan_chart, tornado_svg
+from smfcast.outputs.decision_tables import seek, tornado
+from smfcast.outputs.revisions import compare, previous_run
+from smfcast.outputs.run_tables import forecast_rows, scenario_paths, target_rows
+from smfcast.policy.scenarios import parse_custom
+from smfcast.registry.series import HEADLINE_METRICS, UNIT_LABELS
+from smfcast.store.runs import BASELINE
 
 from .params import run, sources, store
 

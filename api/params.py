@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 
-from forecast.errors import InvalidInput, SmfcastError
-from forecast.store.requests import refuse_unknown
-from forecast.store.runs import Run, RunStore
+from smfcast.errors import InvalidInput, SmfcastError
+from smfcast.store.requests import refuse_unknown
+from smfcast.store.runs import Run, RunStore
 
 COMMON = {"format", "layout", "bom"}
 

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from forecast.errors import SmfcastError
+from smfcast.errors import SmfcastError
 
 log = logging.getLogger(__name__)
 

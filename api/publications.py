@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from forecast.store.publications import COLUMNS
+from smfcast.store.publications import COLUMNS
 
 from .formats import respond_table
 from .params import allow, store

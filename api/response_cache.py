@@ -64,11 +64,13 @@ def source_digest(*roots: Path) -> str:
 
 @lru_cache(maxsize=1)
 def api_digest() -> str:
-    """Hash of the code that writes an answer: the API and the `forecast` package (tables, bands,
+    """Hash of the code that writes an answer: the API and the rest of the `smfcast` package (tables, bands,
     workbooks and scenarios are written at request time). The run id covers only the code that
     made the run, so a deploy that changes how answers are written must change every ETag."""
+    import smfcast
     here = Path(__file__).resolve().parent
-    return source_digest(here, here.parent / "forecast")
+    package = Path(smfcast.__file__).resolve().parent  # holds the API when installed, beside it in a checkout
+    return source_digest(here, package)
 
 
 def etag_for(run_id: str, environ: dict) -> str:

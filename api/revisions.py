@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from forecast.errors import InvalidInput, NotFound
-from forecast.outputs.revisions import COLUMNS, TABLES, compare
-from forecast.outputs.workbook import table_workbook
-from forecast.registry.series import HEADLINE_METRICS
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.outputs.revisions import COLUMNS, TABLES, compare
+from smfcast.outputs.workbook import table_workbook
+from smfcast.registry.series import HEADLINE_METRICS
 
 from .formats import requested_format, respond_table, safe_filename
 from .params import allow, many, sources, store

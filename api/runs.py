@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from forecast.store.requests import refuse_unknown
+from smfcast.store.requests import refuse_unknown
 
 from .formats import respond_table
 from .jobs import require_token, submit

@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from forecast import __version__
-from forecast.errors import SmfcastError
+from smfcast import __version__
+from smfcast.errors import SmfcastError
 
 from .tokens import configured_tokens, create_token_file, explicit, token_file
 
@@ -66,7 +66,7 @@ def prepare_tokens(host: str, store_path: Path, out=sys.stdout) -> None:
 def gunicorn_argv(gunicorn: str, host: str, port: int, workers: int) -> list[str]:
     return [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers), "--timeout", str(TIMEOUT),
             "--graceful-timeout", str(GRACEFUL_TIMEOUT), "--max-requests", str(MAX_REQUESTS),
-            "--max-requests-jitter", str(MAX_REQUESTS_JITTER), "--access-logfile", "-", "api.wsgi:app"]
+            "--max-requests-jitter", str(MAX_REQUESTS_JITTER), "--access-logfile", "-", "smfcast.api.wsgi:app"]
 
 
 def _die_with_parent() -> None:
@@ -85,7 +85,7 @@ def serve(host: str, port: int, workers: int, store_path: Path) -> int:
     prepare_tokens(host, store_path)
     print(f"smfcast {__version__}: serving on http://{host}:{port}/v1/health, with the job worker", flush=True)
     env = {**os.environ, "SMFCAST_STORE": str(store_path)}
-    worker_argv = [sys.executable, "-m", "forecast.cli", "--store", str(store_path), "worker"]
+    worker_argv = [sys.executable, "-m", "smfcast.cli", "--store", str(store_path), "worker"]
     api = subprocess.Popen(gunicorn_argv(gunicorn, host, port, workers), env=env, preexec_fn=_die_with_parent)
     worker = subprocess.Popen(worker_argv, env=env, preexec_fn=_die_with_parent)
     stopping: list[int] = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from forecast.defaults import ENSEMBLE
-from forecast.outputs.run_tables import target_rows
+from smfcast.defaults import ENSEMBLE
+from smfcast.outputs.run_tables import target_rows
 
 from .formats import respond_table, safe_filename
 from .params import allow, many, run, store

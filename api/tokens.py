@@ -28,7 +28,7 @@ from pathlib import Path
 
 from flask import current_app, request
 
-from forecast.errors import InvalidInput, SmfcastError
+from smfcast.errors import InvalidInput, SmfcastError
 
 log = logging.getLogger("smfcast.api")
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -1,17 +1,17 @@
-"""The WSGI entry point gunicorn serves (`api.wsgi:app`).
+"""The WSGI entry point gunicorn serves (`smfcast.api.wsgi:app`).
 
 The app imports numpy, pandas, statsmodels and more: some 150,000 objects that live as long as
 the worker. A full garbage collection walks them all (tens of milliseconds, measured), stalling
 whichever request triggers it; `gc.freeze()` moves them out of the collector's sight once the
 app is built, so collections see only what requests allocate.
 
-Each worker runs its BLAS single-threaded (`forecast.blas`): several workers with a BLAS thread
+Each worker runs its BLAS single-threaded (`smfcast.blas`): several workers with a BLAS thread
 per core each would oversubscribe the cores.
 """
 
 import gc
 
-from forecast.blas import single_threaded
+from smfcast.blas import single_threaded
 
 from . import create_app
 

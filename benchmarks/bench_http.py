@@ -206,7 +206,7 @@ def report(label: str, lat: np.ndarray, statuses: list[int], wall: float, budget
 
 def start_floor(workers: int) -> tuple[subprocess.Popen, int]:
     """gunicorn with the settings `smfcast serve` uses, serving an app that does nothing: its own floor."""
-    from api.server import gunicorn_argv
+    from smfcast.api.server import gunicorn_argv
     port = free_port()
     argv = gunicorn_argv(str(Path(sys.executable).with_name("gunicorn")), "127.0.0.1", port, workers)
     argv = argv[:-1] + ["--chdir", str(ROOT / "benchmarks"), "bench_http:floor_app"]
@@ -266,8 +266,8 @@ def main() -> None:
     total = args.requests or (400 if args.small else 4000)
     seconds = 3 if args.small else 10
 
-    from forecast.engine.headline import EngineConfig
-    from forecast.store.runs import RunStore, create_run
+    from smfcast.engine.headline import EngineConfig
+    from smfcast.store.runs import RunStore, create_run
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "s.sqlite"

@@ -22,11 +22,11 @@ import time
 
 import numpy as np
 
-from forecast.blas import single_threaded
-from forecast.defaults import MEMBERS, SEED, members_for
-from forecast.errors import SmfcastError
-from forecast.outputs.tables import render
-from forecast.seeds import rng_for
+from smfcast.blas import single_threaded
+from smfcast.defaults import MEMBERS, SEED, members_for
+from smfcast.errors import SmfcastError
+from smfcast.outputs.tables import render
+from smfcast.seeds import rng_for
 
 DATASETS = ("m3-yearly", "m3-quarterly")  # the members that fit each (`members_for`)
 COLUMNS = ["dataset", "member", "series", "median ms", "p90 ms", "max ms", "total s", "failed"]
@@ -41,7 +41,7 @@ def sample(series: list, limit: int) -> list:
 
 def time_member(name: str, series: list, n_paths: int) -> dict:
     """Milliseconds to fit `name` and draw `n_paths` paths, per series; and the failures."""
-    from forecast.models import make_model
+    from smfcast.models import make_model
     first = series[0]
     try:  # warm-up, untimed
         make_model(name, first.season_length).fit(first.train).sample(len(first.test), n_paths, rng_for(SEED, "warm-up", name))
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--members from {', '.join(MEMBERS)}, --datasets from {', '.join(DATASETS)}, --paths >= 1"
                  + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
     single_threaded()
-    from forecast.engine.datasets import load_dataset
+    from smfcast.engine.datasets import load_dataset
     rows = []
     try:
         for dataset in datasets:

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE, LEVELS, MEMBERS, N_PATHS
-from forecast.engine.ensemble import mix
-from forecast.engine.executor import executor
-from forecast.engine.headline import EngineConfig
-from forecast.models import make_model
-from forecast.registry.grid import regularize
-from forecast.registry.series import UNFIT_QUALITIES, load_registry
-from forecast.store.runs import RunStore, create_run
+from smfcast.defaults import ENSEMBLE, LEVELS, MEMBERS, N_PATHS
+from smfcast.engine.ensemble import mix
+from smfcast.engine.executor import executor
+from smfcast.engine.headline import EngineConfig
+from smfcast.models import make_model
+from smfcast.registry.grid import regularize
+from smfcast.registry.series import UNFIT_QUALITIES, load_registry
+from smfcast.store.runs import RunStore, create_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

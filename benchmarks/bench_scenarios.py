@@ -17,13 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from forecast.defaults import ENSEMBLE
-from forecast.engine import headline as engine
-from forecast.engine.headline import EngineConfig
-from forecast.outputs.decision_tables import seek, tornado
-from forecast.outputs.run_tables import forecast_rows, scenario_paths
-from forecast.policy.scenarios import parse_custom
-from forecast.store.runs import RunStore, create_run
+from smfcast.defaults import ENSEMBLE
+from smfcast.engine import headline as engine
+from smfcast.engine.headline import EngineConfig
+from smfcast.outputs.decision_tables import seek, tornado
+from smfcast.outputs.run_tables import forecast_rows, scenario_paths
+from smfcast.policy.scenarios import parse_custom
+from smfcast.store.runs import RunStore, create_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -22,9 +22,9 @@ import warnings
 import numpy as np
 from bench_models import sample  # the same even spread of series as bench_models (this folder)
 
-from forecast.blas import single_threaded
-from forecast.defaults import SEED
-from forecast.outputs.tables import render
+from smfcast.blas import single_threaded
+from smfcast.defaults import SEED
+from smfcast.outputs.tables import render
 
 VARIANTS = ["arima raw", "arima log", "arima max_d=2", "ets raw", "ets log", "theta (DOTM) raw", "theta (DOTM) log",
             "Theta (STM)", "OptimizedTheta", "DynamicTheta", "AutoTheta"]
@@ -33,9 +33,9 @@ VARIANTS = ["arima raw", "arima log", "arima max_d=2", "ets raw", "ets log", "th
 def _forecasts(s) -> dict[str, np.ndarray]:
     from statsforecast.models import AutoTheta, DynamicTheta, OptimizedTheta, Theta
 
-    from forecast.models import make_model
-    from forecast.models.arima import ARIMA
-    from forecast.seeds import rng_for
+    from smfcast.models import make_model
+    from smfcast.models.arima import ARIMA
+    from smfcast.seeds import rng_for
     h, m = len(s.test), s.season_length
     out = {}
 
@@ -72,9 +72,9 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="series per dataset, spread evenly (0: all)")
     parser.add_argument("--engine", default="local", choices=["local", "serial"])
     args = parser.parse_args(argv)
-    from forecast.engine import metrics
-    from forecast.engine.datasets import load_dataset
-    from forecast.engine.executor import executor
+    from smfcast.engine import metrics
+    from smfcast.engine.datasets import load_dataset
+    from smfcast.engine.executor import executor
     rows = []
     for dataset in ("m3-yearly", "m3-quarterly"):
         series = sample(load_dataset(dataset), args.limit)

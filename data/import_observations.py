@@ -34,11 +34,11 @@ import sys
 import tomllib
 from pathlib import Path
 
-from forecast.errors import DataError
-from forecast.registry import atomic, changes
-from forecast.registry.intake import rename_order
-from forecast.registry.series import OBSERVATION_COLUMNS, load_registry
-from forecast.registry.texts import OBSERVATIONS, SERIES, SOURCES, csv_line, observation_key, put_observations, toml_table
+from smfcast.errors import DataError
+from smfcast.registry import atomic, changes
+from smfcast.registry.intake import rename_order
+from smfcast.registry.series import OBSERVATION_COLUMNS, load_registry
+from smfcast.registry.texts import OBSERVATIONS, SERIES, SOURCES, csv_line, observation_key, put_observations, toml_table
 
 DATA = Path(__file__).resolve().parent
 COLUMNS = ("series_id", "region", "period", "value", "unit", "definition", "source_url", "source_quote")

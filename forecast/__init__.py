@@ -1,6 +1,6 @@
 """smfcast engine: data registry, models on sample paths, scenarios, bands, backtests and runs.
 
-Importing it changes no process-wide setting; the entry points limit BLAS threads (`forecast.blas`).
+Importing it changes no process-wide setting; the entry points limit BLAS threads (`smfcast.blas`).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -5,8 +5,8 @@ BLAS only spins waiting for work, and with several processes at once (gunicorn w
 pool of the local executor, test workers) it oversubscribes the cores. Measured: a small run took
 66 s instead of 5 s with two pytest workers on 2 cores when each process's BLAS used every core.
 
-So the entry points call `single_threaded()`: the command line (`forecast.cli.main`), the
-gunicorn app (`api.wsgi`) and each worker of the process pool (`forecast.engine.executor`).
+So the entry points call `single_threaded()`: the command line (`smfcast.cli.main`), the
+gunicorn app (`smfcast.api.wsgi`) and each worker of the process pool (`smfcast.engine.executor`).
 Importing `forecast` changes nothing: a notebook or another program keeps its own settings.
 """
 

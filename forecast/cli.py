@@ -10,14 +10,14 @@ import argparse
 import os
 import sys
 
-from forecast import __version__
-from forecast.blas import single_threaded
-from forecast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED, env_number
-from forecast.engine.datasets import DATASETS
-from forecast.errors import InvalidInput, SmfcastError
-from forecast.outputs.bands import level_columns
-from forecast.outputs.tables import FORMATS, csv_text, render
-from forecast.registry.series import HEADLINE_METRICS, load_registry
+from smfcast import __version__
+from smfcast.blas import single_threaded
+from smfcast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED, env_number
+from smfcast.engine.datasets import DATASETS
+from smfcast.errors import InvalidInput, SmfcastError
+from smfcast.outputs.bands import level_columns
+from smfcast.outputs.tables import FORMATS, csv_text, render
+from smfcast.registry.series import HEADLINE_METRICS, load_registry
 
 _LEVELS = ",".join(map(str, LEVELS))  # the default of --level
 
@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _data_check(args) -> int:
-    from forecast.registry import atomic, changes
+    from smfcast.registry import atomic, changes
     reg = load_registry(args.data)
     roles = reg.roles()
     last = reg.last_changes  # each series' data vintage, from the change log
@@ -82,7 +82,7 @@ def _data_show(args) -> int:
 
 
 def _store(args):
-    from forecast.store.runs import RunStore
+    from smfcast.store.runs import RunStore
     return RunStore(args.store)
 
 
@@ -92,7 +92,7 @@ def _models(raw: str | None) -> list[str]:
 
 def _refit_request(args):
     """The checks `POST /v1/runs` makes, on the command's arguments (named as flags in errors)."""
-    from forecast.store.requests import refit_request
+    from smfcast.store.requests import refit_request
     body = {"seed": args.seed, "n_paths": args.paths, "models": _models(args.models)}
     return refit_request(body, {"seed": "--seed", "n_paths": "--paths", "models": "--models"})
 
@@ -100,11 +100,11 @@ def _refit_request(args):
 def _run(args) -> int:
     import time
 
-    from forecast.store.runs import create_run
+    from smfcast.store.runs import create_run
     started = time.perf_counter()
     request = _refit_request(args)
     store = _store(args)
-    from forecast.engine.executor import executor
+    from smfcast.engine.executor import executor
     with executor(args.engine, args.address) as ex:
         run = create_run(args.data, request.config, store, executor=ex,
                          progress=lambda m: print(f"fitted {m}", file=sys.stderr, flush=True))
@@ -154,9 +154,9 @@ def _read_document(path: str) -> dict:
 
 
 def _forecast(args) -> int:
-    from forecast.outputs.bands import parse_levels
-    from forecast.outputs.run_tables import forecast_rows, scenario_paths
-    from forecast.policy.scenarios import parse_custom
+    from smfcast.outputs.bands import parse_levels
+    from smfcast.outputs.run_tables import forecast_rows, scenario_paths
+    from smfcast.policy.scenarios import parse_custom
     store = _store(args)
     run = store.get(args.run)
     levels = parse_levels(args.level)
@@ -180,9 +180,9 @@ def _export(args) -> int:
     """The run as a file for a spreadsheet: the workbook (XLSX) or every band as one long CSV."""
     from pathlib import Path
 
-    from forecast.outputs.bands import parse_levels
-    from forecast.outputs.run_tables import forecast_table, table_columns
-    from forecast.outputs.workbook import build_workbook
+    from smfcast.outputs.bands import parse_levels
+    from smfcast.outputs.run_tables import forecast_table, table_columns
+    from smfcast.outputs.workbook import build_workbook
     store = _store(args)
     run = store.get(args.run)
     levels = parse_levels(args.level)
@@ -211,7 +211,7 @@ def _export(args) -> int:
 
 
 def _targets(args) -> int:
-    from forecast.outputs.run_tables import target_rows
+    from smfcast.outputs.run_tables import target_rows
     store = _store(args)
     run = store.get(args.run)
     scenarios = [args.scenario] if args.scenario else run.scenarios
@@ -221,7 +221,7 @@ def _targets(args) -> int:
 
 
 def _goal_seek(args) -> int:
-    from forecast.outputs.decision_tables import seek, seek_columns
+    from smfcast.outputs.decision_tables import seek, seek_columns
     store = _store(args)
     run = store.get(args.run)
     answer = seek(store, run, args.lever, target=args.target, metric=args.metric, year=args.year, probability=args.probability,
@@ -239,7 +239,7 @@ def _goal_seek(args) -> int:
 
 
 def _sensitivity(args) -> int:
-    from forecast.outputs.decision_tables import from_year_of, tornado
+    from smfcast.outputs.decision_tables import from_year_of, tornado
     store = _store(args)
     run = store.get(args.run)
     result = tornado(store, run, target=args.target, metric=args.metric, year=args.year, base=args.base, from_year=args.from_year)
@@ -269,7 +269,7 @@ COMPARE_TABLE_COLUMNS = {"forecasts": ["metric", "scenario", "period", "median_a
 
 
 def _compare(args) -> int:
-    from forecast.outputs.revisions import COLUMNS, TABLES, compare
+    from smfcast.outputs.revisions import COLUMNS, TABLES, compare
     store = _store(args)
     a, b = store.get(args.run_a), store.get(args.run_b)
     record = compare(store, a, b, args.metric, store.sources_for([a.run_id, b.run_id], args.data))
@@ -303,13 +303,13 @@ def _backtest(args) -> int:
 
     from tqdm import tqdm
 
-    from forecast.engine.backtest import origins
-    from forecast.engine.executor import executor
-    from forecast.outputs.charts import backtest_chart
-    from forecast.registry.grid import regularize
-    from forecast.registry.series import UNFIT_QUALITIES
-    from forecast.store.backtests import run_backtests
-    from forecast.store.requests import backtest_request
+    from smfcast.engine.backtest import origins
+    from smfcast.engine.executor import executor
+    from smfcast.outputs.charts import backtest_chart
+    from smfcast.registry.grid import regularize
+    from smfcast.registry.series import UNFIT_QUALITIES
+    from smfcast.store.backtests import run_backtests
+    from smfcast.store.requests import backtest_request
     request = backtest_request({"seed": args.seed, "h": args.h, "n_windows": args.n_windows, "step_size": args.step_size,
                                 "n_paths": args.paths, "metric": args.metric, "models": _models(args.models)},
                                {"seed": "--seed", "h": "--h", "n_windows": "--n-windows", "step_size": "--step-size",
@@ -357,9 +357,9 @@ def _validate(args) -> int:
 
     from tqdm import tqdm
 
-    from forecast.engine.datasets import load_csv, load_dataset
-    from forecast.engine.executor import executor
-    from forecast.engine.validate import validate
+    from smfcast.engine.datasets import load_csv, load_dataset
+    from smfcast.engine.executor import executor
+    from smfcast.engine.validate import validate
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
         raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
@@ -418,7 +418,7 @@ def _who() -> str:
 
 
 def _runs(args) -> int:
-    from forecast.store.publications import COLUMNS
+    from smfcast.store.publications import COLUMNS
     store = _store(args)
     history = store.publication_history()
     if args.publications:
@@ -454,7 +454,7 @@ def _publish(args) -> int:
 def _worker(args) -> int:
     import logging
 
-    from forecast.store.queue import open_queue
+    from smfcast.store.queue import open_queue
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [worker %(process)d] %(levelname)s %(name)s: %(message)s")
     queue = open_queue(_store(args).path)
     if args.drain:
@@ -465,7 +465,7 @@ def _worker(args) -> int:
 
 
 def _serve(args) -> int:
-    from api.server import refuse_exposed, serve
+    from smfcast.api.server import refuse_exposed, serve
     refuse_exposed(args.host)
     store = _store(args)
     if store.latest() is None:
@@ -508,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
             reader.add_argument(arg)
         reader.add_argument("--format", choices=FORMATS, default="table")
         reader.set_defaults(func=func)
-    from forecast.cli_data import register
+    from smfcast.cli_data import register
     register(data_sub, _Parser)  # add, import, template, source add, series add, history, revert
 
     run = sub.add_parser("run", help="fit every headline metric with every model and store an immutable run")
@@ -649,7 +649,7 @@ def _check_text(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    single_threaded()  # one BLAS thread per process, inherited by the server, the worker and the pool (`forecast.blas`)
+    single_threaded()  # one BLAS thread per process, inherited by the server, the worker and the pool (`smfcast.blas`)
     try:
         args = build_parser().parse_args(argv)  # the parser reads settings from the environment
         _check_text(args)

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forecast.errors import InvalidInput
-from forecast.outputs.tables import FORMATS, render
-from forecast.registry import changes, intake
-from forecast.registry.intake import NewObservation, NewSeries, NewSource, Origin
-from forecast.registry.periods import FREQUENCIES
-from forecast.registry.series import HEADLINE_METRICS, QUALITIES, default_data_dir, load_registry
-from forecast.registry.transforms import TRANSFORMS
+from smfcast.errors import InvalidInput
+from smfcast.outputs.tables import FORMATS, render
+from smfcast.registry import changes, intake
+from smfcast.registry.intake import NewObservation, NewSeries, NewSource, Origin
+from smfcast.registry.periods import FREQUENCIES
+from smfcast.registry.location import default_data_dir, writable_data_dir
+from smfcast.registry.series import HEADLINE_METRICS, QUALITIES, load_registry
+from smfcast.registry.transforms import TRANSFORMS
 
 
-def _dir(args) -> Path:
-    return Path(args.data) if args.data else default_data_dir()
+def _dir(args, write: bool = True) -> Path:
+    """The registry a command writes (created from the shipped copy if need be) or only reads."""
+    if not write:
+        return Path(args.data) if args.data else default_data_dir()
+    return writable_data_dir(args.data)
 
 
 def _who(args) -> str:
@@ -57,21 +61,21 @@ def _series_add(args) -> int:
 
 
 def _import(args) -> int:
-    from forecast.registry.template import read_file
+    from smfcast.registry.template import read_file
     path = Path(args.file)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}", "file") from None
     observations, sources = read_file(data, path.name)
-    out = intake.apply(_dir(args), observations, sources, revise=args.revise, who=_who(args),
+    out = intake.apply(_dir(args, write=not args.check), observations, sources, revise=args.revise, who=_who(args),
                        reason=args.reason or f"import of {path.name}", check_only=args.check)
     print(f"{path.name}: {len(observations)} row(s), {len(sources)} source row(s); {out.summary()}")
     return 0
 
 
 def _template(args) -> int:
-    from forecast.registry.template import write_template
+    from smfcast.registry.template import write_template
     out = Path(args.output)
     if not out.parent.exists():
         raise InvalidInput(f"directory {out.parent} does not exist", "output")
@@ -89,7 +93,7 @@ def _template(args) -> int:
 
 
 def _history(args) -> int:
-    entries = changes.read_log(_dir(args))
+    entries = changes.read_log(_dir(args, write=False))
     if args.series_id and not any(e["series_id"] == args.series_id for e in entries):
         load_registry(args.data).meta(args.series_id)  # an unknown series is an error; a known one may have no change yet
     rows = changes.history(entries, args.series_id)

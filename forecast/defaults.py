@@ -5,7 +5,7 @@ settings an operator may override in the environment (SMFCAST_...), with one err
 
 import os
 
-from forecast.errors import InvalidInput
+from smfcast.errors import InvalidInput
 
 MEMBERS = ("arima", "prophet", "ets", "theta", "classic_theta", "drift")  # the forecasting models every run fits
 # Members for non-seasonal (annual) series only: a random walk with drift ignores a season. On

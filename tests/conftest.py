@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from forecast.engine.headline import EngineConfig
-from forecast.store.runs import RunStore, create_run
+from smfcast.engine.headline import EngineConfig
+from smfcast.store.runs import RunStore, create_run
 
+# No test may write the per-user registry of whoever runs the suite (`smfcast.registry.location`).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="smfcast-test-xdg-")
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 # Fast members and few paths: enough to check behaviour and numbers, cheap enough for every test run.
@@ -37,7 +41,7 @@ TOKEN = "test-token-for-writes"  # the `client` fixture sends it; build a bare t
 
 @pytest.fixture
 def app(small_store):
-    from api import create_app
+    from smfcast.api import create_app
     return create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path), "TESTING": True,
                        "SMFCAST_API_TOKENS": {"tester": TOKEN}})
 
@@ -57,8 +61,8 @@ def live_server(small_store):
         port = s.getsockname()[1]
     # An explicit token, so `serve` does not create a token file beside the store other tests share.
     env = {"SMFCAST_STORE": str(small_store.path), "PATH": str(Path(sys.executable).parent), "OPENBLAS_NUM_THREADS": "1",
-           "SMFCAST_API_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "forecast.cli", "serve", "--port", str(port), "--workers", "1"],
+           "SMFCAST_API_TOKEN": TOKEN, "SMFCAST_DATA": str(DATA)}
+    proc = subprocess.Popen([sys.executable, "-m", "smfcast.cli", "serve", "--port", str(port), "--workers", "1"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from forecast.errors import InvalidInput
+from smfcast.errors import InvalidInput
 
 PROBLEM = "application/problem+json"
 
@@ -96,7 +96,7 @@ def test_forecast_accept_header_negotiates_the_format(client):
 
 
 def test_etag_and_not_modified(app, client):
-    from api import create_app
+    from smfcast.api import create_app
     first = client.get("/v1/forecasts?metric=npl_ratio")
     etag = first.headers["ETag"]
     assert "max-age" in first.headers["Cache-Control"]
@@ -122,7 +122,7 @@ def test_if_none_match_star_only_after_the_query_validated(app, client):
 
 
 def test_etags_cover_the_api_code(client, monkeypatch):
-    from api import response_cache
+    from smfcast.api import response_cache
     etag = client.get("/v1/forecasts?metric=npl_ratio").headers["ETag"]
     monkeypatch.setattr(response_cache, "api_digest", lambda: "a-new-deploy")
     answer = client.get("/v1/forecasts?metric=npl_ratio", headers={"If-None-Match": etag})
@@ -132,7 +132,7 @@ def test_etags_cover_the_api_code(client, monkeypatch):
 def test_etags_cover_the_code_that_writes_answers(tmp_path):
     import shutil
 
-    from api.response_cache import api_digest, source_digest
+    from smfcast.api.response_cache import api_digest, source_digest
     from tests.conftest import REPO
     for name in ("api", "forecast"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -242,12 +242,12 @@ def test_runs_list_detail_and_chart(client, small_run):
 
 def _run_queued(app) -> int:
     """What `smfcast worker` does, in this process: run every queued job."""
-    from forecast.store.queue import open_queue
+    from smfcast.store.queue import open_queue
     return open_queue(app.config["SMFCAST_STORE"]).drain()
 
 
 def test_write_endpoints_need_the_token(small_store):
-    from api import create_app
+    from smfcast.api import create_app
     from tests.conftest import DATA
     app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path), "SMFCAST_API_TOKEN": "s3cret"})
     c = app.test_client()
@@ -261,7 +261,7 @@ def test_write_endpoints_need_the_token(small_store):
 
 
 def test_writes_are_locked_when_no_token_is_configured(small_store, monkeypatch, tmp_path):
-    from api import create_app
+    from smfcast.api import create_app
     from tests.conftest import DATA
     for name in ("SMFCAST_API_TOKEN", "SMFCAST_API_TOKENS", "SMFCAST_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
@@ -275,7 +275,7 @@ def test_writes_are_locked_when_no_token_is_configured(small_store, monkeypatch,
 def test_token_comparison_is_constant_time_and_names_the_token(monkeypatch):
     import hmac
 
-    from api import tokens
+    from smfcast.api import tokens
     calls = []
     monkeypatch.setattr(hmac, "compare_digest", lambda a, b: calls.append((a, b)) or a == b)
     assert tokens.match({"alice": "tok-a", "bob": "tok-b"}, "Bearer tok-b") == "bob"
@@ -283,7 +283,7 @@ def test_token_comparison_is_constant_time_and_names_the_token(monkeypatch):
 
 
 def test_named_tokens_from_the_environment_and_the_token_file(tmp_path):
-    from api.tokens import configured_tokens, create_token_file, token_file
+    from smfcast.api.tokens import configured_tokens, create_token_file, token_file
     store = tmp_path / "s.sqlite"
     path = token_file(store, {})
     assert path == tmp_path / "s.tokens"
@@ -367,7 +367,7 @@ def test_backtests_rerun_by_post_then_read_by_get(client):
 
 
 def test_a_broken_token_file_is_the_operators_problem_not_the_clients(small_store, tmp_path, monkeypatch):
-    from api import create_app
+    from smfcast.api import create_app
     from tests.conftest import DATA
     broken = tmp_path / "tokens"
     broken.write_text("admin\n", encoding="utf-8")  # a name without a token

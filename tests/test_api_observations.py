@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from forecast.engine.headline import EngineConfig
-from forecast.outputs.workbook import HEADER_ROW
-from forecast.registry import changes
-from forecast.registry.series import load_registry
-from forecast.registry.template import write_template
-from forecast.store.runs import RunStore, create_run
+from smfcast.engine.headline import EngineConfig
+from smfcast.outputs.workbook import HEADER_ROW
+from smfcast.registry import changes
+from smfcast.registry.series import load_registry
+from smfcast.registry.template import write_template
+from smfcast.store.runs import RunStore, create_run
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = ("observations.csv", "series.toml", "sources.toml", "changes.csv")
@@ -42,7 +42,7 @@ def data(tmp_path) -> Path:
 
 
 def make_client(data: Path, store_path: Path):
-    from api import create_app
+    from smfcast.api import create_app
     return create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store_path), "TESTING": True, "SMFCAST_API_TOKEN": TOKEN}).test_client()
 
 

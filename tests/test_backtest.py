@@ -7,13 +7,13 @@ import csv
 import numpy as np
 import pytest
 
-from forecast.cli import main
-from forecast.engine.backtest import BacktestSpec, cross_validation, evaluate, learn, window_errors, window_scores
-from forecast.engine.scales import Scale
-from forecast.registry.grid import regularize
-from forecast.registry.periods import parse_period
-from forecast.registry.series import Observation
-from forecast.registry.transforms import Transform
+from smfcast.cli import main
+from smfcast.engine.backtest import BacktestSpec, cross_validation, evaluate, learn, window_errors, window_scores
+from smfcast.engine.scales import Scale
+from smfcast.registry.grid import regularize
+from smfcast.registry.periods import parse_period
+from smfcast.registry.series import Observation
+from smfcast.registry.transforms import Transform
 
 
 def test_cutoffs_follow_h_windows_and_step():
@@ -88,7 +88,7 @@ def test_learn_records_scale_weights_calibration_and_the_random_walk():
 
 
 def test_the_random_walk_with_drift_is_a_member_on_annual_series_only():
-    from forecast.defaults import MEMBERS, members_for
+    from smfcast.defaults import MEMBERS, members_for
     assert members_for(MEMBERS, 1) == MEMBERS and members_for(MEMBERS, 4) == tuple(m for m in MEMBERS if m != "drift")
     rng = np.random.default_rng(3)
     annual = _grid(100 * np.exp(np.cumsum(rng.normal(0.04, 0.02, 22))))

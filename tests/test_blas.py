@@ -1,5 +1,5 @@
 """BLAS threads: importing smfcast changes no process-wide setting; the command line, the gunicorn
-app and every worker of the process pool run their BLAS single-threaded (`forecast.blas`).
+app and every worker of the process pool run their BLAS single-threaded (`smfcast.blas`).
 
 Each check runs in a fresh interpreter whose environment names no thread count, as a user's shell
 or notebook would."""
@@ -34,23 +34,23 @@ print(json.dumps({"env": {k: os.environ.get(k) for k in %r},
 
 
 def test_importing_smfcast_changes_no_environment_variable(tmp_path):
-    out = _python("import numpy, forecast, forecast.cli, forecast.engine.headline, api\n" + REPORT, tmp_path)
+    out = _python("import numpy, smfcast, smfcast.cli, smfcast.engine.headline, smfcast.api\n" + REPORT, tmp_path)
     assert out["env"] == dict.fromkeys(VARIABLES)
 
 
 def test_the_command_line_runs_single_threaded(tmp_path):
-    out = _python("from forecast.cli import main\nassert main(['data', 'check', '--format', 'json']) == 0\n" + REPORT, tmp_path)
+    out = _python("from smfcast.cli import main\nassert main(['data', 'check', '--format', 'json']) == 0\n" + REPORT, tmp_path)
     assert out["env"] == dict.fromkeys(VARIABLES, "1") and out["threads"] == [1]
 
 
 def test_an_explicit_setting_is_kept(tmp_path):
-    out = _python("import numpy\nfrom forecast.blas import single_threaded\nsingle_threaded()\n" + REPORT, tmp_path,
+    out = _python("import numpy\nfrom smfcast.blas import single_threaded\nsingle_threaded()\n" + REPORT, tmp_path,
                   OPENBLAS_NUM_THREADS="2")
     assert out["env"]["OPENBLAS_NUM_THREADS"] == "2" and out["env"]["OMP_NUM_THREADS"] == "1"
 
 
 def test_the_gunicorn_app_runs_single_threaded(tmp_path):
-    out = _python("import api.wsgi\n" + REPORT, tmp_path)
+    out = _python("import smfcast.api.wsgi\n" + REPORT, tmp_path)
     assert out["env"] == dict.fromkeys(VARIABLES, "1") and out["threads"] == [1]
 
 
@@ -59,7 +59,7 @@ def test_every_worker_of_the_process_pool_runs_single_threaded(tmp_path):
     code = """
 import json, operator, os
 from threadpoolctl import threadpool_info
-from forecast.engine.executor import executor
+from smfcast.engine.executor import executor
 with executor("local", workers=2) as ex:
     envs = list(ex.map(os.getenv, ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"]))
     pools = list(ex.map(operator.call, [threadpool_info, threadpool_info]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast.engine import calibration as cal
+from smfcast.engine import calibration as cal
 
 
 def test_required_scale_is_the_stretch_that_holds_the_outcome():
@@ -95,8 +95,8 @@ def test_leave_one_out_uses_only_the_other_windows():
 
 
 def test_a_served_band_is_never_wider_than_ten_random_walks():
-    from forecast.engine.members import EXPLOSIVE_RATIO, random_walk_width
-    from forecast.registry.transforms import Transform
+    from smfcast.engine.members import EXPLOSIVE_RATIO, random_walk_width
+    from smfcast.registry.transforms import Transform
     rng = np.random.default_rng(4)
     y = 100 + np.cumsum(rng.normal(1, 2, 30))
     paths = y[-1] + rng.normal(0, 2, size=(2000, 3))

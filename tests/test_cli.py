@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from forecast.cli import main
+from smfcast.cli import main
 from tests.conftest import DATA
 
 
@@ -80,7 +80,7 @@ def test_forecast_targets_and_scenario_file(small_store, small_run, tmp_path, ca
     assert all(0 < r["lo-95"] <= r["median"] <= r["hi-95"] < 100 for r in rows)
     code, out, _ = _run(capsys, "--store", store, "targets", "--format", "json")
     probs = json.loads(out)
-    from forecast.outputs.run_tables import target_rows
+    from smfcast.outputs.run_tables import target_rows
     expected = {r["scenario"]: r["probability"] for r in target_rows(small_store, small_run, small_run.scenarios)}
     assert code == 0 and {p["scenario"]: p["probability"] for p in probs} == expected
     scenario = tmp_path / "mine.toml"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from forecast.cli import main
-from forecast.registry.series import load_registry
-from forecast.store.runs import RunStore
+from smfcast.cli import main
+from smfcast.registry.series import load_registry
+from smfcast.store.runs import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = ("observations.csv", "series.toml", "sources.toml", "changes.csv")

@@ -13,14 +13,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from forecast.engine.headline import EngineConfig
-from forecast.errors import InvalidInput, NotFound
-from forecast.policy.decisions import Overlay, TargetOutcome, YearOutcome, goal_seek, held, sensitivity
-from forecast.policy.scenarios import Elasticity, Lever, Scenario, apply, resolve_paths
-from forecast.policy.targets import Target, probability_met
-from forecast.registry.transforms import Transform
-from forecast.seeds import rng_for
-from forecast.store.runs import RunStore, create_run
+from smfcast.engine.headline import EngineConfig
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.policy.decisions import Overlay, TargetOutcome, YearOutcome, goal_seek, held, sensitivity
+from smfcast.policy.scenarios import Elasticity, Lever, Scenario, apply, resolve_paths
+from smfcast.policy.targets import Target, probability_met
+from smfcast.registry.transforms import Transform
+from smfcast.seeds import rng_for
+from smfcast.store.runs import RunStore, create_run
 from tests.conftest import DATA
 
 LOGIT, LOG = Transform("logit", 0, 100), Transform("log")
@@ -215,9 +215,9 @@ def test_held_keeps_the_base_path_before_the_year():
 
 
 def test_goal_seek_on_the_shipped_target_agrees_with_the_custom_scenario(small_store, small_run):
-    from forecast.outputs.decision_tables import seek, tornado
-    from forecast.outputs.run_tables import target_rows
-    from forecast.policy.scenarios import parse_custom
+    from smfcast.outputs.decision_tables import seek, tornado
+    from smfcast.outputs.run_tables import target_rows
+    from smfcast.policy.scenarios import parse_custom
     target, lever_id = "npl_below_2_2_by_2026", "risk_model_adoption"
     spread = tornado(small_store, small_run, target=target)
     probabilities = {r["move"]: r["probability"] for r in spread.rows if r["lever"] == lever_id}
@@ -259,8 +259,8 @@ def two_runs(tmp_path_factory):
 
 
 def test_compare_lists_exactly_the_revised_observation_with_its_source(two_runs):
-    from forecast.outputs.revisions import compare
-    from forecast.registry.series import load_registry
+    from smfcast.outputs.revisions import compare
+    from smfcast.registry.series import load_registry
     store, first, second, data = two_runs
     record = compare(store, first, second, sources=load_registry(data).sources)
     assert record["observations"] == [{
@@ -284,8 +284,8 @@ def test_compare_lists_exactly_the_revised_observation_with_its_source(two_runs)
 
 
 def test_compare_an_added_national_observation_and_a_run_that_did_not_record(two_runs, tmp_path):
-    from forecast.outputs.revisions import NOT_RECORDED, observation_changes, setting_changes
-    from forecast.store.runs import Run
+    from smfcast.outputs.revisions import NOT_RECORDED, observation_changes, setting_changes
+    from smfcast.store.runs import Run
     _store, first, second, _data = two_runs
     # an observation added to the national NPL series shows as added, with its grade and source
     summary = json.loads(json.dumps(second.summary))
@@ -312,8 +312,8 @@ def test_compare_an_added_national_observation_and_a_run_that_did_not_record(two
 
 
 def test_compare_names_changed_definitions_and_configuration(two_runs):
-    from forecast.outputs.revisions import setting_changes
-    from forecast.store.runs import Run
+    from smfcast.outputs.revisions import setting_changes
+    from smfcast.store.runs import Run
     _store, first, second, _data = two_runs
     summary = json.loads(json.dumps(second.summary))
     summary["levers"]["snow_disaster"]["range"] = [0.0, 2.0]
@@ -331,7 +331,7 @@ NPL_TARGET = "npl_below_2_2_by_2026"
 
 
 def _cli(capsys, *argv) -> tuple[int, str, str]:
-    from forecast.cli import main
+    from smfcast.cli import main
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -349,7 +349,7 @@ def _problem(resp, status: int, field: str) -> str:
 
 
 def test_cli_goal_seek_sensitivity_and_their_errors(small_store, small_run, capsys):
-    from forecast.outputs.decision_tables import seek
+    from smfcast.outputs.decision_tables import seek
     store = ("--store", str(small_store.path))
     code, out, _ = _cli(capsys, *store, "goal-seek", "--target", NPL_TARGET, "--lever", "risk_model_adoption",
                         "--probability", "0.45", "--format", "json")
@@ -387,7 +387,7 @@ def test_cli_goal_seek_sensitivity_and_their_errors(small_store, small_run, caps
 
 
 def test_api_goal_seek_and_sensitivity(client, small_store, small_run):
-    from forecast.outputs.decision_tables import seek, tornado
+    from smfcast.outputs.decision_tables import seek, tornado
     body = {"target": NPL_TARGET, "lever": "risk_model_adoption", "probability": 0.45}
     resp = client.post("/v1/goal-seek", json=body)
     answer = resp.get_json()
@@ -431,7 +431,7 @@ def test_api_goal_seek_and_sensitivity(client, small_store, small_run):
 
 
 def test_page_goal_seek_form_tornado_and_bad_input(client, small_store, small_run):
-    from forecast.outputs.decision_tables import seek
+    from smfcast.outputs.decision_tables import seek
     resp = client.get(f"/?metric=npl_ratio&scenario=baseline&gs_target={NPL_TARGET}&gs_lever=risk_model_adoption"
                       "&gs_probability=0.45&gs_year=2026")
     html = resp.get_data(as_text=True)
@@ -449,7 +449,7 @@ def test_page_goal_seek_form_tornado_and_bad_input(client, small_store, small_ru
 
 @pytest.fixture
 def two_runs_client(two_runs):
-    from api import create_app
+    from smfcast.api import create_app
     store, _first, _second, data = two_runs
     return create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store.path), "TESTING": True}).test_client()
 
@@ -505,7 +505,7 @@ def test_export_adds_sensitivity_and_revisions_sheets_with_native_bar_charts(two
     cells = [[c for c in row] for row in book["sensitivity"].iter_rows(values_only=True)]
     header = next(r for r in cells if r[0] == "lever")
     first_block = dict(zip(header, next(r for r in cells if r[0] == "risk_model_adoption")))  # the target's tornado comes first
-    from forecast.outputs.decision_tables import tornado
+    from smfcast.outputs.decision_tables import tornado
     expected = {r["move"]: r for r in tornado(store, second, target=NPL_TARGET).rows if r["lever"] == "risk_model_adoption"}
     assert first_block["change_at_high"] == pytest.approx(expected["high"]["delta_probability"])
     assert first_block["at_low"] == pytest.approx(expected["low"]["probability"]) and first_block["high"] == 100
@@ -517,7 +517,7 @@ def test_export_adds_sensitivity_and_revisions_sheets_with_native_bar_charts(two
 
 
 def test_tornado_svg_draws_both_ends_of_every_lever_to_scale():
-    from forecast.outputs.charts import tornado_svg
+    from smfcast.outputs.charts import tornado_svg
     svg = tornado_svg("P(x) under <base>", "change", [{"lever": "fund", "low": -1.0, "high": 2.0},
                                                       {"lever": "snow<", "low": 0.0, "high": -0.5}])
     assert svg.startswith("<svg") and svg.endswith("</svg>") and "under &lt;base&gt;" in svg and "snow&lt;" in svg
@@ -528,7 +528,7 @@ def test_tornado_svg_draws_both_ends_of_every_lever_to_scale():
 
 
 def test_previous_run_is_the_one_published_before(two_runs, tmp_path):
-    from forecast.outputs.revisions import previous_run
+    from smfcast.outputs.revisions import previous_run
     _store, first, second, data = two_runs
     store = RunStore(tmp_path / "runs.sqlite")
     a = create_run(DATA, CHEAP, store)  # the first run of an empty store is published by the store
@@ -549,8 +549,8 @@ def test_a_runs_workbook_and_comparison_read_the_registry_the_run_was_made_from(
     that run was made from, and a comparison of the two runs cites each run's own sources."""
     from openpyxl import load_workbook
 
-    from forecast.cli import main
-    from forecast.outputs.workbook import HEADER_ROW
+    from smfcast.cli import main
+    from smfcast.outputs.workbook import HEADER_ROW
     data = tmp_path / "data"
     shutil.copytree(DATA, data)
     store = RunStore(tmp_path / "runs.sqlite")

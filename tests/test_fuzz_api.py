@@ -23,7 +23,7 @@ MAX_EXAMPLES = 12
 
 @pytest.mark.slow
 def test_api_conforms_to_its_openapi_document(small_store):
-    from api import create_app
+    from smfcast.api import create_app
     from tests.conftest import DATA
     app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path), "SMFCAST_API_TOKEN": "fuzz-only"})
     schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", app)

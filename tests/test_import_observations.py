@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.cli import main as smfcast
-from forecast.registry.series import load_registry
+from smfcast.cli import main as smfcast
+from smfcast.registry.series import load_registry
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "data" / "import_observations.py"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from forecast.errors import InvalidInput, NotFound, Rejected
-from forecast.registry import atomic, changes, intake, texts
-from forecast.registry.intake import NewObservation, NewSeries, NewSource, Origin
-from forecast.registry.series import load_registry
-from forecast.registry.template import read_file
+from smfcast.errors import InvalidInput, NotFound, Rejected
+from smfcast.registry import atomic, changes, intake, texts
+from smfcast.registry.intake import NewObservation, NewSeries, NewSource, Origin
+from smfcast.registry.series import load_registry
+from smfcast.registry.template import read_file
 
 REPO = Path(__file__).resolve().parent.parent
 GDP_CSV = REPO / "docs" / "examples" / "qh_gdp.csv"
@@ -103,7 +103,7 @@ def test_each_bad_xlsx_row_is_located_by_sheet_and_changes_nothing(data, line, f
 
     from openpyxl import load_workbook
 
-    from forecast.registry.template import write_template
+    from smfcast.registry.template import write_template
     wb = load_workbook(io.BytesIO(write_template(load_registry(data))))
     for cells in csv.reader([GOOD_ROW, line]):
         wb["observations"].append([float(c) if i == 2 and c.replace(".", "", 1).isdigit() else c for i, c in enumerate(cells)])

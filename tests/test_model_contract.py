@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from forecast.models import MODELS, NotFittedError, make_model
-from forecast.models.arima import ARIMA, admissible, choose_seasonal_d
+from smfcast.models import MODELS, NotFittedError, make_model
+from smfcast.models.arima import ARIMA, admissible, choose_seasonal_d
 
 SERIES = np.array([10, 11, 12.5, 13, 14.2, 15, 16.8, 17, 18.5, 20, 21, 23.0])
 SLOW = {"prophet"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from forecast.registry.series import QUALITIES, load_registry
+from smfcast.registry.series import QUALITIES, load_registry
 from tests.conftest import DATA, REPO
 
 NOTEBOOKS = REPO / "notebooks"

@@ -18,7 +18,7 @@ def _table(html: str, table_id: str) -> list[list[str]]:
 
 
 def test_page_shows_bands_targets_chart_and_downloads_from_the_run(client, small_run):
-    from forecast.outputs.run_tables import forecast_rows
+    from smfcast.outputs.run_tables import forecast_rows
     resp = client.get("/?metric=npl_ratio&scenario=adverse")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and resp.mimetype == "text/html"

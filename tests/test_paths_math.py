@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast.engine import ensemble, provincial
-from forecast.errors import InvalidInput
-from forecast.outputs.bands import band_rows, parse_levels, summarize
-from forecast.registry.grid import regularize
-from forecast.registry.periods import Period, parse_period
-from forecast.registry.series import Observation
-from forecast.registry.transforms import Transform
+from smfcast.engine import ensemble, provincial
+from smfcast.errors import InvalidInput
+from smfcast.outputs.bands import band_rows, parse_levels, summarize
+from smfcast.registry.grid import regularize
+from smfcast.registry.periods import Period, parse_period
+from smfcast.registry.series import Observation
+from smfcast.registry.transforms import Transform
 
 
 def test_summarize_orders_band_edges_and_matches_numpy():
@@ -182,7 +182,7 @@ def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
     # in model space: the point is the log of the members' mean in natural units (the arithmetic
     # mean of their points, not the geometric mean a mean on logs would give); the paths' median in
     # natural units is that mean
-    from forecast.registry.transforms import Transform
+    from smfcast.registry.transforms import Transform
     skewed = {"a": np.exp(rng.normal(0, 1, (4000, 2))), "b": 0.01 * np.exp(rng.normal(0, 1, (4000, 2)))}
     for rule in ensemble.POINT_RULES:
         point, paths = ensemble.combine(skewed, None, np.random.default_rng(3), space=Transform("log"), point_rule=rule)
@@ -195,7 +195,7 @@ def test_the_ensemble_is_centred_on_the_weighted_median_of_member_points():
 def test_members_truncated_at_zero_do_not_blow_up_the_recentred_ensemble():
     # more than half of each member's paths sit on the bound 0, so the mixture's median is the bound;
     # a shift on logs from there to the point multiplied the other paths by thousands
-    from forecast.registry.transforms import Transform
+    from smfcast.registry.transforms import Transform
     rng = np.random.default_rng(4)
     def truncated(level):
         paths = rng.normal(level, 100, (1000, 3))
@@ -266,7 +266,7 @@ def test_a_member_left_out_of_the_pool_takes_no_part_in_the_ensemble():
 
 
 def test_provincial_paths_follow_national_increments_after_the_last_provincial_point():
-    from forecast.engine.headline import national_at
+    from smfcast.engine.headline import national_at
     # a national series ending at 2024Q2 and national paths for 2024Q3 onwards (constant per path)
     national = regularize([_obs(f"{y}Q{q}", 10.0 + (y - 2020) * 4 + q) for y in range(2020, 2025) for q in range(1, 5)
                            if (y, q) <= (2024, 2)], Transform("log"))

@@ -11,11 +11,11 @@ import sqlite3
 import pytest
 from openpyxl import load_workbook
 
-from forecast.cli import main
-from forecast.engine.headline import EngineConfig
-from forecast.errors import DataError, NotFound
-from forecast.store.quota import Quota
-from forecast.store.runs import RunStore, create_run, library_versions, run_id_for
+from smfcast.cli import main
+from smfcast.engine.headline import EngineConfig
+from smfcast.errors import DataError, NotFound
+from smfcast.store.quota import Quota
+from smfcast.store.runs import RunStore, create_run, library_versions, run_id_for
 from tests.conftest import DATA, SMALL
 
 CHEAP = EngineConfig(n_paths=100, models=("theta",), backtest_windows=0)  # a run in tens of milliseconds
@@ -33,7 +33,7 @@ def store(tmp_path) -> RunStore:
 
 @pytest.fixture
 def api(store, tmp_path):
-    from api import create_app
+    from smfcast.api import create_app
     app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(store.path), "TESTING": True,
                       "SMFCAST_API_TOKENS": {"analyst-li": TOKEN}})
     c = app.test_client()
@@ -97,7 +97,7 @@ def test_publish_by_api_records_the_token_name_and_unpinned_gets_follow(store, a
 
 
 def test_refit_publishes_only_when_asked(store, api):
-    from forecast.store.queue import open_queue
+    from smfcast.store.queue import open_queue
     first = create_run(DATA, _cheap(1), store)
     quiet = api.post("/v1/runs", json={"seed": 7, "n_paths": 100, "models": ["theta"], "backtest_windows": 0}).get_json()
     loud = api.post("/v1/runs", json={"seed": 8, "n_paths": 100, "models": ["theta"], "backtest_windows": 0,
@@ -143,15 +143,15 @@ def test_run_id_hashes_library_versions_and_the_run_stores_them(monkeypatch, sma
     before = run_id_for(DATA, SMALL)[0]
     for lib in sorted(SIX):  # an upgrade of any one of them gives another run
         upgraded = {**library_versions(), lib: "99.0.0"}
-        monkeypatch.setattr("forecast.store.runs.library_versions", lambda u=upgraded: u)
+        monkeypatch.setattr("smfcast.store.runs.library_versions", lambda u=upgraded: u)
         assert run_id_for(DATA, SMALL)[0] != before, lib
 
 
 def test_the_workbook_and_json_print_the_runs_own_library_versions(tmp_path, monkeypatch):
-    from api import create_app
-    from forecast.outputs.workbook import build_workbook
+    from smfcast.api import create_app
+    from smfcast.outputs.workbook import build_workbook
     older = {**library_versions(), "statsforecast": "1.7.0", "pandas": "1.5.3"}
-    monkeypatch.setattr("forecast.store.runs.library_versions", lambda: older)
+    monkeypatch.setattr("smfcast.store.runs.library_versions", lambda: older)
     store = RunStore(tmp_path / "old.sqlite")
     run = create_run(DATA, CHEAP, store)  # a run made with other versions than this process has
     monkeypatch.undo()
@@ -164,12 +164,12 @@ def test_the_workbook_and_json_print_the_runs_own_library_versions(tmp_path, mon
 
 
 def test_backtest_ids_include_the_engine_code(monkeypatch):
-    from forecast.registry.series import load_registry
-    from forecast.store.backtests import backtest_key
-    from forecast.store.requests import backtest_request
+    from smfcast.registry.series import load_registry
+    from smfcast.store.backtests import backtest_key
+    from smfcast.store.requests import backtest_request
     reg, request = load_registry(DATA), backtest_request({})
     before = backtest_key(reg, request)[0]
-    monkeypatch.setattr("forecast.store.backtests.code_digest", lambda: "changed-engine")
+    monkeypatch.setattr("smfcast.store.backtests.code_digest", lambda: "changed-engine")
     assert backtest_key(reg, request)[0] != before
 
 
@@ -215,7 +215,7 @@ def _data_with_target_year(tmp_path, year: int):
 def test_a_target_outside_the_forecast_years_is_refused_where_targets_load(tmp_path, capsys, monkeypatch):
     def no_fitting(*args):
         raise AssertionError("the targets must be refused before anything is fitted")
-    monkeypatch.setattr("forecast.store.runs._forecast_task", no_fitting)
+    monkeypatch.setattr("smfcast.store.runs._forecast_task", no_fitting)
     late, late_line = _data_with_target_year(tmp_path, 2031)
     with pytest.raises(DataError) as info:
         create_run(late, CHEAP, RunStore(tmp_path / "a.sqlite"))
@@ -231,8 +231,8 @@ def test_a_target_outside_the_forecast_years_is_refused_where_targets_load(tmp_p
 
 
 def test_a_stored_target_outside_the_years_is_a_problem_not_a_500(small_store, small_run):
-    from forecast.errors import InvalidInput
-    from forecast.outputs.run_tables import target_rows
+    from smfcast.errors import InvalidInput
+    from smfcast.outputs.run_tables import target_rows
     bad = dict(small_run.summary["targets"])
     first = next(iter(bad))
     bad[first] = {**bad[first], "year": 2031}
@@ -242,7 +242,7 @@ def test_a_stored_target_outside_the_years_is_a_problem_not_a_500(small_store, s
 
 
 def test_workers_reload_the_registry_when_the_published_runs_data_changes(tmp_path):
-    from api import create_app
+    from smfcast.api import create_app
     data = tmp_path / "data"
     shutil.copytree(DATA, data)
     store = RunStore(tmp_path / "r.sqlite")
@@ -272,8 +272,8 @@ def test_workers_reload_the_registry_when_the_published_runs_data_changes(tmp_pa
 
 
 def test_the_forecast_years_known_before_fitting_are_the_years_fitted(small_run):
-    from forecast.engine.headline import forecast_years
-    from forecast.registry.series import load_registry
+    from smfcast.engine.headline import forecast_years
+    from smfcast.registry.series import load_registry
     reg = load_registry(DATA)
     for metric in small_run.metrics:
         assert forecast_years(reg, metric, SMALL) == [p.year for p in small_run.periods(metric)]

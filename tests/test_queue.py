@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from forecast.errors import InvalidInput
-from forecast.store.jobs import Heartbeat, JobSettings, JobTable
-from forecast.store.queue import Queue, queue_path
-from forecast.store.requests import backtest_request, refit_request
-from forecast.store.runs import RunStore, create_run
+from smfcast.errors import InvalidInput
+from smfcast.store.jobs import Heartbeat, JobSettings, JobTable
+from smfcast.store.queue import Queue, queue_path
+from smfcast.store.requests import backtest_request, refit_request
+from smfcast.store.runs import RunStore, create_run
 from tests.conftest import DATA
 
 CHEAP = {"seed": 11, "n_paths": 100, "models": ["theta"], "backtest_windows": 0}
@@ -139,7 +139,7 @@ def test_one_validation_for_cli_and_api():
 
 
 def test_cli_backtest_uses_the_same_checks(capsys):
-    from forecast.cli import main
+    from smfcast.cli import main
     assert main(["backtest", "--seed", str(2**33), "--quiet"]) == 2
     assert "--seed must be an integer in [0, 4294967295]" in capsys.readouterr().err
     assert main(["backtest", "--models", "ets,ets", "--quiet"]) == 2
@@ -186,7 +186,7 @@ def test_the_redis_queue_runs_jobs_too(tmp_path, redis_url):
 
 
 def test_a_queue_url_that_is_not_redis_is_refused(monkeypatch, tmp_path):
-    from forecast.store.queue import open_queue
+    from smfcast.store.queue import open_queue
     monkeypatch.setenv("SMFCAST_QUEUE_URL", "amqp://localhost")
     with pytest.raises(InvalidInput, match="SMFCAST_QUEUE_URL must be a Redis URL"):
         open_queue(tmp_path / "s.sqlite")
@@ -194,7 +194,7 @@ def test_a_queue_url_that_is_not_redis_is_refused(monkeypatch, tmp_path):
 
 def test_an_unreachable_queue_is_a_503_and_the_job_ends_failed(tmp_path):
     pytest.importorskip("redis", reason="the redis client library is not installed (pip install redis)")
-    from forecast.store.queue import QueueUnavailable
+    from smfcast.store.queue import QueueUnavailable
     queue = Queue(tmp_path / "s.sqlite", f"redis://127.0.0.1:{_free_port()}/0")  # nothing listens there
     with pytest.raises(QueueUnavailable) as info:
         queue.submit_refit(CHEAP, "tester", DATA)
@@ -228,7 +228,7 @@ def test_jobs_compute_on_idle_cpu_while_their_heartbeat_keeps_ordinary_schedulin
 def test_one_job_at_a_time_unless_configured(tmp_path, monkeypatch):
     """`smfcast worker` (which `smfcast serve` starts) runs one Huey worker thread by default;
     SMFCAST_QUEUE_WORKERS=N runs N, each in a process of its own."""
-    from forecast.cli import main
+    from smfcast.cli import main
     created = []
 
     class Stop(Exception):

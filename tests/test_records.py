@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forecast.engine.records import SCHEMA, AgainstRandomWalk, Calibration, Failure, Interval, Method
+from smfcast.engine.records import SCHEMA, AgainstRandomWalk, Calibration, Failure, Interval, Method
 
 
 def test_a_stored_method_reads_back_typed_and_writes_back_the_same(small_run):

@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from forecast.engine.headline import EngineConfig, forecast_metric
-from forecast.errors import NotFound
-from forecast.outputs.run_tables import forecast_rows, scenario_paths
-from forecast.policy.scenarios import Scenario
-from forecast.registry.series import load_registry
-from forecast.store.runs import RunStore, create_run, run_id_for
+from smfcast.engine.headline import EngineConfig, forecast_metric
+from smfcast.errors import NotFound
+from smfcast.outputs.run_tables import forecast_rows, scenario_paths
+from smfcast.policy.scenarios import Scenario
+from smfcast.registry.series import load_registry
+from smfcast.store.runs import RunStore, create_run, run_id_for
 from tests.conftest import DATA, SMALL
 
 FAST = EngineConfig(n_paths=200, models=("ets", "theta"))
@@ -79,8 +79,8 @@ def test_methods_and_grades_are_recorded(small_run):
 
 
 def test_a_failing_member_falls_back_and_is_recorded(monkeypatch):
-    from forecast.engine import members
-    from forecast.models import make_model as real
+    from smfcast.engine import members
+    from smfcast.models import make_model as real
 
     class Broken:
         def fit(self, y):
@@ -130,7 +130,7 @@ def test_unknown_run_model_and_scenario_are_not_found(small_store, small_run):
 
 
 def test_run_weights_and_calibration_come_from_its_own_backtest(small_run):
-    from forecast.engine.ensemble import shrunk_weights
+    from smfcast.engine.ensemble import shrunk_weights
     for metric in ("market_size", "npl_ratio"):  # green_loan_share's national series is sparse: one walk, no members
         method = small_run.metric_info(metric)["method"]
         cal = method["calibration"]
@@ -183,7 +183,7 @@ def test_without_backtest_the_ensemble_is_equal_and_says_so():
 
 
 def test_metrics_fitted_in_local_processes_equal_the_serial_run(tmp_path):
-    from forecast.engine.executor import executor
+    from smfcast.engine.executor import executor
     config = EngineConfig(n_paths=100, models=("ets", "theta"), backtest_windows=5, backtest_paths=100)
     serial = create_run(DATA, config, RunStore(tmp_path / "a.sqlite"))
     with executor("local", workers=2) as ex:
@@ -199,7 +199,7 @@ def test_metrics_fitted_in_local_processes_equal_the_serial_run(tmp_path):
 @pytest.mark.parametrize("make, reason", [(lambda p: p.mkdir(), "unable to open database file"),
                                           (lambda p: p.write_bytes(b"not a database " * 100), "file is not a database")])
 def test_a_store_path_that_is_not_a_store_is_one_line_naming_it(tmp_path, capsys, make, reason):
-    from forecast.cli import main
+    from smfcast.cli import main
     store = tmp_path / "runs.sqlite"
     make(store)
     before = store.read_bytes() if store.is_file() else None
@@ -209,8 +209,8 @@ def test_a_store_path_that_is_not_a_store_is_one_line_naming_it(tmp_path, capsys
 
 
 def test_every_member_failing_is_one_clear_error(monkeypatch):
-    from forecast.engine import members
-    from forecast.errors import SmfcastError
+    from smfcast.engine import members
+    from smfcast.errors import SmfcastError
 
     class Broken:
         def fit(self, y):

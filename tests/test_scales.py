@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast.engine.scales import MIN_WINDOWS, Scale, bound_is_near, choose, guerrero_lambda
+from smfcast.engine.scales import MIN_WINDOWS, Scale, bound_is_near, choose, guerrero_lambda
 
 
 def test_scales_round_trip_and_truncate():

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forecast.errors import DataError, InvalidInput, NotFound
-from forecast.policy.scenarios import (
+from smfcast.errors import DataError, InvalidInput, NotFound
+from smfcast.policy.scenarios import (
     PRESETS,
     Elasticity,
     Lever,
@@ -21,8 +21,8 @@ from forecast.policy.scenarios import (
     parse_custom,
     resolve_paths,
 )
-from forecast.policy.targets import Target, load_targets, probability_met
-from forecast.registry.transforms import Transform
+from smfcast.policy.targets import Target, load_targets, probability_met
+from smfcast.registry.transforms import Transform
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # The industry report the levers and targets quote is not part of the repository (it is not ours to

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from forecast.errors import DataError, NotFound
-from forecast.registry.periods import parse_period
-from forecast.registry.series import HEADLINE_METRICS, QUALITIES, load_registry
+from smfcast.errors import DataError, NotFound
+from smfcast.registry.periods import parse_period
+from smfcast.registry.series import HEADLINE_METRICS, QUALITIES, load_registry
 
 FIXTURE = Path(__file__).parent / "fixtures" / "registry"
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.engine.headline import EngineConfig
-from forecast.store.runs import RunStore, create_run
+from smfcast.engine.headline import EngineConfig
+from smfcast.store.runs import RunStore, create_run
 from tests.conftest import DATA, REPO
 
 LEASE = 3.0  # seconds: short, so the fault test ends quickly
@@ -98,7 +98,7 @@ def server(tmp_path_factory):
     port = _free_port()
     log = folder / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "forecast.cli", "--store", str(store), "serve", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "smfcast.cli", "--store", str(store), "serve", "--port", str(port),
                                  "--workers", "2"], cwd=REPO, env=_env(SMFCAST_JOB_LEASE=str(LEASE), SMFCAST_WORKER_IDLE="0"),
                                 stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -240,7 +240,7 @@ def test_a_worker_killed_mid_refit_ends_the_job_within_the_lease(server):
 
 
 def test_serve_refuses_a_public_address_without_an_explicit_token(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "forecast.cli", "--store", str(tmp_path / "s.sqlite"), "serve", "--host", "0.0.0.0",
+    done = subprocess.run([sys.executable, "-m", "smfcast.cli", "--store", str(tmp_path / "s.sqlite"), "serve", "--host", "0.0.0.0",
                            "--port", str(_free_port())], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "refusing to listen on 0.0.0.0" in done.stderr

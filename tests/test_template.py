@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from forecast.errors import Rejected, RowError
-from forecast.registry import intake
-from forecast.registry.intake import NewSeries, Origin
-from forecast.registry.series import QUALITIES, load_registry
-from forecast.registry.template import json_records, read_file, write_template
+from smfcast.errors import Rejected, RowError
+from smfcast.registry import intake
+from smfcast.registry.intake import NewSeries, Origin
+from smfcast.registry.series import QUALITIES, load_registry
+from smfcast.registry.template import json_records, read_file, write_template
 
 REPO = Path(__file__).resolve().parent.parent
 GDP_CSV = REPO / "docs" / "examples" / "qh_gdp.csv"

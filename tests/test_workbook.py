@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from forecast.cli import main
-from forecast.engine.headline import EngineConfig
-from forecast.outputs.workbook import HEADER_ROW
-from forecast.store.runs import RunStore, create_run
+from smfcast.cli import main
+from smfcast.engine.headline import EngineConfig
+from smfcast.outputs.workbook import HEADER_ROW
+from smfcast.store.runs import RunStore, create_run
 from tests.conftest import DATA
 
 XLSX_URL = "/v1/forecasts?metric=market_size&format=xlsx"
@@ -106,7 +106,7 @@ def test_formula_like_source_title_is_neutralised_in_csv_and_xlsx(tmp_path):
     text = text.replace('[report_smallmicro_npl_2022]\npublisher = "industry report"\ntitle = "',
                         '[report_smallmicro_npl_2022]\npublisher = "industry report"\ntitle = "' + evil.replace('""', '\\"') + ' ', 1)
     (data / "sources.toml").write_text(text, encoding="utf-8")
-    from api import create_app
+    from smfcast.api import create_app
     store = RunStore(tmp_path / "s.sqlite")
     create_run(data, EngineConfig(n_paths=100, models=("ets", "theta"), backtest_windows=0), store)
     client = create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store.path), "TESTING": True}).test_client()

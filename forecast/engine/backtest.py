@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.defaults import LEVELS, members_for
-from forecast.engine import calibration, metrics
-from forecast.engine.ensemble import (
+from smfcast.defaults import LEVELS, members_for
+from smfcast.engine import calibration, metrics
+from smfcast.engine.ensemble import (
     COMBINATIONS,
     DEFAULT_COMBINATION,
     DEFAULT_POINT_RULE,
@@ -34,11 +34,11 @@ from forecast.engine.ensemble import (
     relative_errors,
     shrunk_weights,
 )
-from forecast.engine.members import fit_members
-from forecast.engine.scales import Scale, ScaleChoice, guerrero_lambda, usable
-from forecast.engine.scales import choose as choose_scale
-from forecast.registry.grid import RegularSeries
-from forecast.seeds import rng_for
+from smfcast.engine.members import fit_members
+from smfcast.engine.scales import Scale, ScaleChoice, guerrero_lambda, usable
+from smfcast.engine.scales import choose as choose_scale
+from smfcast.registry.grid import RegularSeries
+from smfcast.seeds import rng_for
 
 MIN_TRAIN = 6
 FAST_MEMBERS = ("ets", "theta")  # cheap enough to backtest on every candidate scale
@@ -321,8 +321,8 @@ def backtest_headlines(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths
                        metric_names=None, progress=None, executor=None) -> list[SeriesBacktest]:
     """Backtest the series every headline metric is forecast from: the national counterpart (the
     provincial series are too short for even one window) and the provincial one where it allows."""
-    from forecast.registry.grid import regularize
-    from forecast.registry.series import UNFIT_QUALITIES
+    from smfcast.registry.grid import regularize
+    from smfcast.registry.series import UNFIT_QUALITIES
     jobs = []
     for metric, head in reg.headlines.items():
         if metric_names and metric not in metric_names:

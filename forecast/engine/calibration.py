@@ -140,7 +140,7 @@ def cap(paths: np.ndarray, factors: list, transform, y: np.ndarray) -> tuple[lis
     held to, applied to what is served. A few windows with one wild miss against a narrow band give
     a half-normal factor in the hundreds; a band that wide informs nobody. Returns the factors and
     the (1-based) steps that were capped."""
-    from forecast.engine.members import EXPLOSIVE_RATIO, random_walk_width
+    from smfcast.engine.members import EXPLOSIVE_RATIO, random_walk_width
     steps = len(factors)
     limit = EXPLOSIVE_RATIO * np.maximum(np.nan_to_num(random_walk_width(y, steps), nan=0.0), 1e-3 * float(np.mean(np.abs(y))))
     out, capped = [], []

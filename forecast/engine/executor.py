@@ -13,8 +13,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
-from forecast.blas import single_threaded
-from forecast.errors import InvalidInput
+from smfcast.blas import single_threaded
+from smfcast.errors import InvalidInput
 
 ENGINES = ("local", "serial", "dask")
 
@@ -46,8 +46,8 @@ def executor(engine: str = "local", address: str | None = None, workers: int | N
         # forkserver: workers fork from a clean single-threaded server that has imported the engine
         # once, which is safe from a threaded parent (a gunicorn worker) and starts fast.
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["forecast.engine.headline"])
-        # One BLAS thread per worker (`forecast.blas`): a worker per core, each with a BLAS thread
+        ctx.set_forkserver_preload(["smfcast.engine.headline"])
+        # One BLAS thread per worker (`smfcast.blas`): a worker per core, each with a BLAS thread
         # per core, would oversubscribe the cores on these small matrices.
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=single_threaded) as pool:
             yield pool

@@ -22,19 +22,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED, members_for
-from forecast.engine import calibration, provincial
-from forecast.engine.backtest import BacktestSpec, Learned, learn
-from forecast.engine.ensemble import DEFAULT_COMBINATION, DEFAULT_POINT_RULE, combine, normalize_weights
-from forecast.engine.members import fit_members
-from forecast.engine.records import SCHEMA, Method
-from forecast.engine.scales import choose as choose_scale
-from forecast.errors import SmfcastError
-from forecast.registry.grid import RegularSeries, regularize
-from forecast.registry.periods import STEP_MONTHS, Period, future_periods
-from forecast.registry.series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
-from forecast.registry.transforms import Transform
-from forecast.seeds import rng_for
+from smfcast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED, members_for
+from smfcast.engine import calibration, provincial
+from smfcast.engine.backtest import BacktestSpec, Learned, learn
+from smfcast.engine.ensemble import DEFAULT_COMBINATION, DEFAULT_POINT_RULE, combine, normalize_weights
+from smfcast.engine.members import fit_members
+from smfcast.engine.records import SCHEMA, Method
+from smfcast.engine.scales import choose as choose_scale
+from smfcast.errors import SmfcastError
+from smfcast.registry.grid import RegularSeries, regularize
+from smfcast.registry.periods import STEP_MONTHS, Period, future_periods
+from smfcast.registry.series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
+from smfcast.registry.transforms import Transform
+from smfcast.seeds import rng_for
 
 PRIOR_SIGMA = {"log": 0.05, "logit": 0.10, "none": 0.05}  # per sqrt(year); see provincial.py
 
@@ -163,7 +163,7 @@ def fit_sparse(observations: list[Observation], series: RegularSeries, h: int, c
 def _walk_backtest(times: np.ndarray, z: np.ndarray, transform: Transform, config: EngineConfig, label: str) -> dict:
     """Coverage, width and interval score of the walk's 95% band for the published points up to a
     year after each origin (origins from the fourth point on), in natural units."""
-    from forecast.engine import metrics
+    from smfcast.engine import metrics
     ys, los, his = [], [], []
     for k in range(4, len(times)):
         ahead = [j for j in range(k, len(times)) if times[j] - times[k - 1] <= 1.0 + 1e-9]

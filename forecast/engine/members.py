@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.engine.scales import Scale
-from forecast.models import make_model
-from forecast.seeds import rng_for
+from smfcast.engine.scales import Scale
+from smfcast.models import make_model
+from smfcast.seeds import rng_for
 
 EXPLOSIVE_RATIO = 10.0
 Z95 = 1.959963984540054

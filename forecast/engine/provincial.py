@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.registry.grid import RegularSeries, interpolate_at
+from smfcast.registry.grid import RegularSeries, interpolate_at
 
 MIN_DIRECT_POINTS = 10
 PRIOR_WEIGHT = 2.0  # the prior volatility counts as this many observed changes

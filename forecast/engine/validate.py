@@ -33,11 +33,11 @@ import time
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE, LEVELS, members_for
-from forecast.engine import calibration, metrics
-from forecast.engine.backtest import BacktestSpec, learn
-from forecast.engine.datasets import Series
-from forecast.engine.ensemble import (
+from smfcast.defaults import ENSEMBLE, LEVELS, members_for
+from smfcast.engine import calibration, metrics
+from smfcast.engine.backtest import BacktestSpec, learn
+from smfcast.engine.datasets import Series
+from smfcast.engine.ensemble import (
     COMBINATIONS,
     DEFAULT_COMBINATION,
     POOL_TOLERANCE,
@@ -49,13 +49,13 @@ from forecast.engine.ensemble import (
     relative_errors,
     shrunk_weights,
 )
-from forecast.engine.members import fit_members
-from forecast.engine.scales import choose as choose_scale
-from forecast.errors import InvalidInput
-from forecast.registry.grid import RegularSeries
-from forecast.registry.periods import Period
-from forecast.registry.transforms import Transform
-from forecast.seeds import rng_for
+from smfcast.engine.members import fit_members
+from smfcast.engine.scales import choose as choose_scale
+from smfcast.errors import InvalidInput
+from smfcast.registry.grid import RegularSeries
+from smfcast.registry.periods import Period
+from smfcast.registry.transforms import Transform
+from smfcast.seeds import rng_for
 
 PROCEDURES = ("pooled", "run")
 # The pooled procedure's held-back origins: the training part minus its last h points ("inner"),
@@ -149,7 +149,7 @@ def _benchmarks(s: Series) -> tuple[dict, dict, dict]:
 
 
 def _drift_bands(s: Series) -> dict:
-    from forecast.models import Drift
+    from smfcast.models import Drift
     model = Drift().fit(s.train)
     paths = model.sample(len(s.test), N_PATHS, rng_for(0, s.id, "drift"))
     return _path_bands(paths)
@@ -342,7 +342,7 @@ def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=
     if procedure not in PROCEDURES:
         raise InvalidInput(f"procedure {procedure!r} is not one of {', '.join(PROCEDURES)}", "procedure")
     if spec is None:
-        from forecast.engine.headline import EngineConfig
+        from smfcast.engine.headline import EngineConfig
         cfg = EngineConfig()
         spec = BacktestSpec(cfg.backtest_h, cfg.backtest_windows)
     seasons = {s.season_length for s in series}

@@ -13,7 +13,7 @@ library on raw values: 17.51), and 27.28 against 27.22 on M3's.
 It complements the dynamic optimised Theta member (`theta`): on quarterly data the classic form
 scores better (M3 quarterly sMAPE 9.15 against 9.32 for statsforecast's DOTM, docs/anchors.md),
 on yearly data worse (16.82 against 15.79). Which of the members enter a combination is decided
-by training evidence (`forecast.engine.ensemble.pool`), not by the data's name.
+by training evidence (`smfcast.engine.ensemble.pool`), not by the data's name.
 
 Paths: the library's point forecast plus Gaussian innovations with the variance of SES with drift
 (an ARIMA(0,1,1) with theta = alpha - 1): sigma^2 (1 + (k - 1) alpha^2) at step k (Hyndman &

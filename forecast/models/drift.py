@@ -5,7 +5,7 @@ drift from its sampling distribution (standard error sd / sqrt(steps)), so the b
 k * sqrt(1 + k / steps), the textbook random-walk-with-drift interval (Hyndman & Athanasopoulos,
 "Forecasting: principles and practice", 5.5). Runs compare their served ensemble with it on the
 same backtest windows; on non-seasonal (annual) series it is also an ensemble member
-(`forecast.defaults.NON_SEASONAL_ONLY`).
+(`smfcast.defaults.NON_SEASONAL_ONLY`).
 """
 
 from __future__ import annotations

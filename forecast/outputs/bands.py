@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.defaults import LEVELS
-from forecast.errors import InvalidInput
+from smfcast.defaults import LEVELS
+from smfcast.errors import InvalidInput
 
 
 def parse_levels(levels) -> tuple:

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from forecast.defaults import LEVELS  # noqa: E402
+from smfcast.defaults import LEVELS  # noqa: E402
 
 COLOURS = {"baseline": "#1f77b4", "policy_targets": "#2ca02c", "adverse": "#d62728", "policy_targets_adverse": "#9467bd"}
 _EXTRA = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -43,7 +43,7 @@ def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[
 
 def _x(period: str) -> float:
     """Decimal year of a period label (2026 -> 2026.0 at year-end, 2025Q2 -> 2025.5)."""
-    from forecast.registry.periods import parse_period
+    from smfcast.registry.periods import parse_period
     p = parse_period(period)
     return p.year + p.month / 12.0 - 1.0 if p.month != 12 else float(p.year)
 

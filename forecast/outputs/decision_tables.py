@@ -5,9 +5,9 @@ The CLI, the API, the page and the workbook all ask through here and name bad in
 
 from __future__ import annotations
 
-from forecast.defaults import ENSEMBLE
-from forecast.errors import InvalidInput, NotFound
-from forecast.policy.decisions import (
+from smfcast.defaults import ENSEMBLE
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.policy.decisions import (
     Outcome,
     Overlay,
     Seek,
@@ -17,8 +17,8 @@ from forecast.policy.decisions import (
     goal_seek,
     sensitivity,
 )
-from forecast.policy.scenarios import SCENARIO_YEARS, Scenario
-from forecast.store.runs import BASELINE, Run, RunStore
+from smfcast.policy.scenarios import SCENARIO_YEARS, Scenario
+from smfcast.store.runs import BASELINE, Run, RunStore
 
 
 def overlay(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE) -> Overlay:

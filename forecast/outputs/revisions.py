@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
-from forecast.defaults import ENSEMBLE
-from forecast.errors import NotFound
-from forecast.outputs.run_tables import forecast_rows, target_rows
-from forecast.store.runs import Run, RunStore
+from smfcast.defaults import ENSEMBLE
+from smfcast.errors import NotFound
+from smfcast.outputs.run_tables import forecast_rows, target_rows
+from smfcast.store.runs import Run, RunStore
 
 NOT_RECORDED = "not recorded"
 STATS = ("median", "lo-80", "hi-80", "lo-95", "hi-95")

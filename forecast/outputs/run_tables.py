@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.defaults import ENSEMBLE, LEVELS
-from forecast.errors import NotFound
-from forecast.outputs.bands import band_rows, history_rows, level_columns
-from forecast.policy.scenarios import Scenario, apply
-from forecast.policy.targets import probability_met, target_values
-from forecast.store.runs import BASELINE, Run, RunStore
+from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.errors import NotFound
+from smfcast.outputs.bands import band_rows, history_rows, level_columns
+from smfcast.policy.scenarios import Scenario, apply
+from smfcast.policy.targets import probability_met, target_values
+from smfcast.store.runs import BASELINE, Run, RunStore
 
 
 def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE, scenario: str = BASELINE,

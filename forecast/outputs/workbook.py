@@ -17,14 +17,14 @@ from __future__ import annotations
 import io
 from importlib import metadata
 
-from forecast.defaults import ENSEMBLE, LEVELS
-from forecast.outputs.bands import level_columns
-from forecast.outputs.run_tables import forecast_rows, target_rows
-from forecast.outputs.tables import neutralise
-from forecast.policy.scenarios import LEVER_COLUMNS, lever_rows
-from forecast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
-from forecast.store.runs import LIBRARIES as RUN_LIBRARIES
-from forecast.store.runs import Run, RunStore
+from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.outputs.bands import level_columns
+from smfcast.outputs.run_tables import forecast_rows, target_rows
+from smfcast.outputs.tables import neutralise
+from smfcast.policy.scenarios import LEVER_COLUMNS, lever_rows
+from smfcast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
+from smfcast.store.runs import LIBRARIES as RUN_LIBRARIES
+from smfcast.store.runs import Run, RunStore
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
 EXPORTERS = ("xlsxwriter", "flask")  # what wrote this file (the numbers' libraries are the run's, stored with it)
@@ -271,7 +271,7 @@ def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Re
 
 
 def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
-    from forecast import __version__
+    from smfcast import __version__
     ws = wb.add_worksheet("run")
     _write_text(ws, 0, 0, "运行信息  The run these numbers come from (pin it with ?run=ID)", fmt.title)
     rows = [{"key": "run_id", "value": run.run_id}, {"key": "created", "value": run.created},
@@ -319,7 +319,7 @@ def _sensitivity_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metrics: li
     """A tornado per target of the exported metrics (P(target met)) and per metric (its median in
     the last forecast year): each lever held at the low and the high end of its range from 2026,
     one row per lever, with a native bar chart of the two changes; then each lever moved by one unit."""
-    from forecast.outputs.decision_tables import tornado
+    from smfcast.outputs.decision_tables import tornado
     ws = wb.add_worksheet("sensitivity")
     _write_text(ws, 0, 0, "敏感性分析  Sensitivity: which levers move each outcome most", fmt.title)
     _write_text(ws, 1, 0, f"run {run.run_id} · base scenario {base} · each lever held at the low / high end of its range from "
@@ -373,7 +373,7 @@ def _sensitivity_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metrics: li
 def _revisions_sheet(wb, fmt: _Formats, store: RunStore, before: Run, run: Run, metrics: list[str], registry: Registry | None) -> None:
     """This run against an earlier one: why the numbers moved (observations, settings), then how
     (target probabilities, medians and bounds); changes are this run minus the earlier one."""
-    from forecast.outputs.revisions import FORECAST_COLUMNS, OBSERVATION_COLUMNS, SETTING_COLUMNS, TARGET_COLUMNS, compare
+    from smfcast.outputs.revisions import FORECAST_COLUMNS, OBSERVATION_COLUMNS, SETTING_COLUMNS, TARGET_COLUMNS, compare
     sources = store.sources_for([before.run_id, run.run_id], registry.data_dir) if registry is not None else None
     record = compare(store, before, run, metrics, sources)
     ws = wb.add_worksheet("revisions")

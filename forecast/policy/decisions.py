@@ -18,10 +18,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from forecast.errors import InvalidInput, NotFound
-from forecast.policy.scenarios import SCENARIO_YEARS, Lever, Scenario, apply
-from forecast.policy.targets import Target, probability_met, target_values
-from forecast.registry.transforms import Transform
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.policy.scenarios import SCENARIO_YEARS, Lever, Scenario, apply
+from smfcast.policy.targets import Target, probability_met, target_values
+from smfcast.registry.transforms import Transform
 
 SEEK_GRID = 101  # lever values scanned across the range (every 1% of it) before bisecting
 SEEK_TOLERANCE = 1e-5  # bisection stops when the bracket is this share of the lever's range

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.errors import DataError, InvalidInput, NotFound
-from forecast.registry.series import HEADLINE_METRICS, default_data_dir
-from forecast.registry.transforms import Transform
-from forecast.seeds import rng_for
+from smfcast.errors import DataError, InvalidInput, NotFound
+from smfcast.registry.location import default_data_dir
+from smfcast.registry.series import HEADLINE_METRICS
+from smfcast.registry.transforms import Transform
+from smfcast.seeds import rng_for
 
 SCENARIO_YEARS = tuple(range(2026, 2031))
 BASES = ("report", "assumption")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.errors import DataError, InvalidInput
-from forecast.registry.series import HEADLINE_METRICS, default_data_dir
+from smfcast.errors import DataError, InvalidInput
+from smfcast.registry.location import default_data_dir
+from smfcast.registry.series import HEADLINE_METRICS
 
 KINDS = ("level", "growth")
 OPERATORS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}  # a target's `op`

@@ -16,7 +16,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from forecast.errors import DataError
+from smfcast.errors import DataError
 
 LOG = "changes.csv"
 COLUMNS = ("change_id", "time", "who", "action", "series_id", "period", "old_value", "new_value", "source_id", "quality",

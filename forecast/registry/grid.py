@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.registry.periods import STEP_MONTHS, Period
-from forecast.registry.series import Observation
-from forecast.registry.transforms import Transform
+from smfcast.registry.periods import STEP_MONTHS, Period
+from smfcast.registry.series import Observation
+from smfcast.registry.transforms import Transform
 
 
 @dataclass(frozen=True)

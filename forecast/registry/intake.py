@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from forecast.errors import DataError, InvalidInput, NotFound, Rejected, RowError, SmfcastError
-from forecast.registry import atomic, changes, texts
-from forecast.registry.series import REGISTRY_FILES, SeriesIdentity, load_registry
-from forecast.registry.texts import OBSERVATIONS, SERIES, SOURCES
+from smfcast.errors import DataError, InvalidInput, NotFound, Rejected, RowError, SmfcastError
+from smfcast.registry import atomic, changes, texts
+from smfcast.registry.series import REGISTRY_FILES, SeriesIdentity, load_registry
+from smfcast.registry.texts import OBSERVATIONS, SERIES, SOURCES
 
 MAX_PROBLEMS = 50  # problems listed in one answer; a file with more has a systematic fault
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")  # ids become TOML table names

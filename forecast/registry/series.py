@@ -12,17 +12,17 @@ import csv
 import hashlib
 import io
 import math
-import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecast.errors import DataError, NotFound
-from forecast.registry import changes
-from forecast.registry.periods import FREQUENCIES, Period, fits_frequency, parse_period
-from forecast.registry.transforms import TRANSFORMS, Transform
+from smfcast.errors import DataError, NotFound
+from smfcast.registry import changes
+from smfcast.registry.location import default_data_dir
+from smfcast.registry.periods import FREQUENCIES, Period, fits_frequency, parse_period
+from smfcast.registry.transforms import TRANSFORMS, Transform
 
 QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived")
 UNFIT_QUALITIES = ("doubtful",)  # grades left out of fitting and backtests unless configured otherwise
@@ -32,12 +32,6 @@ UNIT_LABELS = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"
 REGISTRY_FILES = ("observations.csv", "series.toml", "sources.toml")
 _PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")  # what float() reads and a spreadsheet does too
 SOURCE_FIELDS = ("publisher", "title", "quote")  # what every source must say: who, which document, the words
-
-
-def default_data_dir() -> Path:
-    """`SMFCAST_DATA` if set, else the repository's `data/` beside the package."""
-    env = os.environ.get("SMFCAST_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
 
 
 @dataclass(frozen=True)

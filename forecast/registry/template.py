@@ -16,9 +16,9 @@ import math
 from datetime import date, datetime, time
 from pathlib import Path
 
-from forecast.errors import Rejected, RowError
-from forecast.registry.intake import NewObservation, NewSource, Origin
-from forecast.registry.series import OBSERVATION_COLUMNS, QUALITIES, Registry
+from smfcast.errors import Rejected, RowError
+from smfcast.registry.intake import NewObservation, NewSource, Origin
+from smfcast.registry.series import OBSERVATION_COLUMNS, QUALITIES, Registry
 
 REQUIRED = ("series_id", "period", "value", "source_id", "quality")
 SOURCE_COLUMNS = ("source_id", "publisher", "title", "url", "quote")

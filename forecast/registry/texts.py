@@ -17,7 +17,7 @@ import csv
 import io
 import re
 
-from forecast.registry.periods import parse_period
+from smfcast.registry.periods import parse_period
 
 OBSERVATIONS, SERIES, SOURCES = "observations.csv", "series.toml", "sources.toml"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from forecast import __version__
-from forecast.engine.backtest import backtest_headlines
-from forecast.store.requests import BacktestRequest
-from forecast.store.runs import RunStore, code_digest, library_versions
+from smfcast import __version__
+from smfcast.engine.backtest import backtest_headlines
+from smfcast.store.requests import BacktestRequest
+from smfcast.store.runs import RunStore, code_digest, library_versions
 
 
 def backtest_key(reg, request: BacktestRequest) -> tuple[str, dict]:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from forecast.defaults import env_number
-from forecast.errors import NotFound
+from smfcast.defaults import env_number
+from smfcast.errors import NotFound
 
 STATES = ("queued", "running", "succeeded", "failed")
 _COLUMNS = {  # name -> declaration; stores made before the queue have only the first eight
@@ -221,7 +221,7 @@ class Heartbeat:
 
     def __enter__(self) -> "Heartbeat":
         s = self.table.settings
-        self._proc = subprocess.Popen([sys.executable, "-m", "forecast.store.jobs", str(self.table.path), self.job_id, str(self.attempt),
+        self._proc = subprocess.Popen([sys.executable, "-m", "smfcast.store.jobs", str(self.table.path), self.job_id, str(self.attempt),
                                        str(s.lease), str(s.heartbeat), str(os.getpid())])
         return self
 

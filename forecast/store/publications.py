@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 
-from forecast.errors import InvalidInput, NotFound
+from smfcast.errors import InvalidInput, NotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publications (

@@ -29,12 +29,12 @@ from huey import RedisHuey, SqliteHuey
 from huey.registry import Message
 from huey.serializer import Serializer
 
-from forecast.errors import InvalidInput, SmfcastError
-from forecast.registry.series import HEADLINE_METRICS, load_registry
-from forecast.store.backtests import backtest_key, run_backtests
-from forecast.store.jobs import Heartbeat, JobTable
-from forecast.store.requests import backtest_request, refit_request
-from forecast.store.runs import RunStore, create_run, run_id_for
+from smfcast.errors import InvalidInput, SmfcastError
+from smfcast.registry.series import HEADLINE_METRICS, load_registry
+from smfcast.store.backtests import backtest_key, run_backtests
+from smfcast.store.jobs import Heartbeat, JobTable
+from smfcast.store.requests import backtest_request, refit_request
+from smfcast.store.runs import RunStore, create_run, run_id_for
 
 log = logging.getLogger("smfcast.queue")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

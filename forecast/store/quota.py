@@ -16,8 +16,8 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
-from forecast.defaults import env_number
-from forecast.store.publications import ever_published
+from smfcast.defaults import env_number
+from smfcast.store.publications import ever_published
 
 log = logging.getLogger("smfcast.store")
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forecast.defaults import BACKTEST, MAX_N_PATHS, MEMBERS, SEED
-from forecast.engine.backtest import BacktestSpec
-from forecast.engine.headline import EngineConfig
-from forecast.errors import InvalidInput, NotFound
-from forecast.registry.series import HEADLINE_METRICS
-from forecast.store.publications import MAX_REASON
+from smfcast.defaults import BACKTEST, MAX_N_PATHS, MEMBERS, SEED
+from smfcast.engine.backtest import BacktestSpec
+from smfcast.engine.headline import EngineConfig
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.registry.series import HEADLINE_METRICS
+from smfcast.store.publications import MAX_REASON
 
 SEED_RANGE = (0, 2**32 - 1)
 REFIT_LIMITS = {"seed": SEED_RANGE, "n_paths": (100, MAX_N_PATHS), "backtest_h": (1, 12), "backtest_windows": (0, 20),

@@ -26,25 +26,26 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast import __version__
-from forecast.defaults import ENSEMBLE
-from forecast.engine.headline import EngineConfig, MetricForecast, forecast_metric, forecast_years
-from forecast.engine.records import Failure, Method
-from forecast.errors import InvalidInput, NotFound
-from forecast.policy.scenarios import (
+from smfcast import __version__
+from smfcast.defaults import ENSEMBLE
+from smfcast.engine.headline import EngineConfig, MetricForecast, forecast_metric, forecast_years
+from smfcast.engine.records import Failure, Method
+from smfcast.errors import InvalidInput, NotFound
+from smfcast.policy.scenarios import (
     Lever,
     Scenario,
     apply,
     load_levers,
     load_scenarios,
 )
-from forecast.policy.targets import Target, check_target_years, load_targets
-from forecast.registry import changes
-from forecast.registry.periods import parse_period
-from forecast.registry.series import HEADLINE_METRICS, default_data_dir, load_registry, registry_texts
-from forecast.registry.transforms import Transform
-from forecast.store import publications
-from forecast.store.quota import Quota, prune
+from smfcast.policy.targets import Target, check_target_years, load_targets
+from smfcast.registry import changes
+from smfcast.registry.periods import parse_period
+from smfcast.registry.location import default_data_dir
+from smfcast.registry.series import HEADLINE_METRICS, load_registry, registry_texts
+from smfcast.registry.transforms import Transform
+from smfcast.store import publications
+from smfcast.store.quota import Quota, prune
 
 BASELINE = "baseline"
 _SCHEMA = """
@@ -85,9 +86,9 @@ def input_files(data_dir: Path) -> list[Path]:
 def code_digest() -> str:
     """Hash of the engine's source: between releases the version string stays put while the code
     (and so the numbers) can change, and a run id must never name two different sets of numbers."""
-    root = Path(__file__).resolve().parents[1]  # the whole forecast package
+    root = Path(__file__).resolve().parents[1]  # the smfcast package: the engine and its doors, not the API
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(engine_sources(root)):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -103,6 +104,13 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[lib] = "not installed"
     return out
+
+
+def engine_sources(root: Path) -> list[Path]:
+    """The Python files of the package at `root` that make the numbers: all but the HTTP layer and
+    the shipped data (which an installed copy holds inside the package, a source checkout beside
+    it), so an editable and a regular install of the same code give the same run ids."""
+    return [p for p in root.rglob("*.py") if p.relative_to(root).parts[0] not in ("api", "data")]
 
 
 def run_id_for(data_dir: Path, config: EngineConfig) -> tuple[str, dict]:
