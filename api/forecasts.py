@@ -25,7 +25,7 @@ from .params import allow, many, registry, run, store
 from .response_cache import CACHE_CONTROL, CACHE_HEADERS, etag_for
 
 bp = Blueprint("forecasts", __name__)
-FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
+FORECAST_PARAMS = ("metric", "series", "scenario", "model", "level", "run", "history")
 
 
 def _metrics() -> list[str]:
@@ -46,14 +46,21 @@ def get_forecasts():
         scenarios = r.scenarios
     model = request.args.get("model", ENSEMBLE)
     history = flag("history")
-    metrics = _metrics()
-    name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
+    series = many("series")  # marked series the run forecast; without metric=, only they are answered
+    for sid in series:
+        r.series_info(sid)  # an unknown (or failed) series is a 404 naming the ones the run has
+    metrics = _metrics() if many("metric") or not series else []
+    if series and not metrics and scenarios != [BASELINE]:
+        raise NotFound(f"series {series[0]!r} is forecast under {BASELINE} only: the levers act on the headline metrics", "scenario")
+    label = "-".join(metrics) if metrics and len(metrics) < 3 else ("all" if metrics else "")
+    name = safe_filename("smfcast", label, "-".join(series), "-".join(scenarios), model, r.run_id)
     # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run),
     # which reads the paths itself (and refuses unknown names); the long table is for the other formats.
-    workbook = build_workbook(store(), r, registry(r), metrics, scenarios, model, levels) if requested_format() == "xlsx" else None
-    rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history)
-    resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
-                                                          "model": model, "levels": list(levels)},
+    workbook = (build_workbook(store(), r, registry(r), metrics, scenarios, model, levels, series=series)
+                if requested_format() == "xlsx" else None)
+    rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history, series)
+    resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "series": series,
+                                                          "scenarios": scenarios, "model": model, "levels": list(levels)},
                          wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
     # Built, so the query was valid: only now may a conditional request (even `*`) answer 304.
     etag = etag_for(r.run_id, request.environ)

@@ -11,7 +11,7 @@ from smfcast import __version__
 from smfcast.defaults import ENSEMBLE, MEMBERS
 from smfcast.registry.series import HEADLINE_METRICS
 from smfcast.store.publications import MAX_REASON
-from smfcast.store.requests import BACKTEST_LIMITS, REFIT_LIMITS
+from smfcast.store.requests import BACKTEST_LIMITS, FORECAST_LIMITS, REFIT_LIMITS, SYNC_POINTS, SYNC_SERIES
 
 from .params import allow
 
@@ -48,6 +48,19 @@ _OBSERVATIONS_BODY = {"type": "object", "additionalProperties": False, "properti
     "anyOf": [{"required": ["rows"]}, {"required": ["sources"]}],
     "example": {"rows": [{"series_id": "qh_green_loan_share", "period": "2024Q4", "value": 25.82, "source_id": "qh_green_loans_2025h1_rmrb",
                           "quality": "derived", "note": "(2131.1 - 99.36) / (7945.4 - 77.2) x 100"}], "reason": "H1-2025 release"}}
+_USER_FORECAST_BODY = {"type": "object", "additionalProperties": False, "required": ["h", "data"], "properties": {
+    "h": {"type": "integer", "minimum": FORECAST_LIMITS["h"][0], "maximum": FORECAST_LIMITS["h"][1]},
+    "level": {"type": "array", "items": {"type": "number", "minimum": 50, "maximum": 99}},
+    "freq": {"type": "string"}, "models": {"type": "array", "items": {"type": "string", "enum": list(MEMBERS)}},
+    "n_paths": {"type": "integer", "minimum": FORECAST_LIMITS["n_paths"][0], "maximum": FORECAST_LIMITS["n_paths"][1]},
+    "seed": {"type": "integer", "minimum": 0}, "evidence": {"type": "string", "enum": ["auto", "own", "pooled"]},
+    "members": {"type": "boolean"}, "bounds": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    "data": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["unique_id", "ds", "y"], "properties": {
+        "unique_id": {"type": "string", "minLength": 1},
+        "ds": {"type": "string", "pattern": r"^\d{4}(Q[1-4]|-(0[1-9]|1[0-2])(-[0-3]\d)?)?$",
+               "description": "A period (2015, 2015Q1, 2015-03) or a date (2015-03-31)"},
+        "y": {"type": "number"}}}}},
+    "example": {"h": 4, "level": [80, 95], "data": [{"unique_id": "a", "ds": "2015-03-31", "y": 1.2}]}}
 _WRITE_FLAGS = [{"name": "revise", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
                  "description": "Let rows replace values already recorded (the old ones stay in the change log)."},
                 {"name": "check", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
@@ -133,6 +146,17 @@ def spec() -> dict:
                      "requestBody": {"required": True, "content": {"application/json": {"schema": custom}}},
                      "responses": {"200": _TABLE_OK, "400": _PROBLEM, "404": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM}},
         },
+        "/v1/forecast": {"post": {
+            "summary": "Forecast your own series (a long table: unique_id, ds, y) with the engine runs use: small requests "
+                       f"(up to {SYNC_SERIES} series and {SYNC_POINTS} points) are answered at once, larger ones need the write "
+                       "token and become a queued job",
+            "parameters": [_FORMAT],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _USER_FORECAST_BODY}, "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"200": _TABLE_OK, "202": {"description": "A queued job: poll its url",
+                                                   "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **{str(code): _PROBLEM for code in (400, 401, 403, 413, 415, 422, 429, 503)}}}},
         "/v1/forecasts/chart.png": _get("Fan chart (PNG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/png")),
         "/v1/forecasts/chart.svg": _get("Fan chart (SVG)", [_METRIC, _SCENARIO, _MODEL, _RUN], image("image/svg+xml")),
         "/v1/targets": _get("Probability that each policy target is met, per scenario", [_SCENARIO, _MODEL, _RUN] + _TABLE),
