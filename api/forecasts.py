@@ -21,11 +21,12 @@ from smfcast.registry.series import HEADLINE_METRICS
 from smfcast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
-from .params import allow, many, registry, run, store
+from .params import allow, json_fields, many, registry, run, store
 from .response_cache import CACHE_HEADERS, conditional, etag_for
 
 bp = Blueprint("forecasts", __name__)
 FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
+CUSTOM_FIELDS = ("metric", "model", "level", "history", "base", "name", "title", "rationale", "levers")
 
 
 def _metrics() -> list[str]:
@@ -71,11 +72,8 @@ def get_forecasts():
 @bp.post("/forecasts")
 def post_forecast():
     allow("run", "level")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidInput("the body must be a JSON object: {\"metric\": ..., \"base\": ..., \"levers\": {...}}", "body")
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object, not " + type(body).__name__, "body")
+    body = json_fields('{"metric": "npl_ratio", "base": "baseline", "levers": {"risk_model_adoption": {"2026": 80}}}', CUSTOM_FIELDS,
+                       "a custom forecast")
     r = run()
     doc = dict(body)
     metric = doc.pop("metric", None)

@@ -408,7 +408,7 @@ def test_api_goal_seek_and_sensitivity(client, small_store, small_run):
     for bad in (0, 1, 1.5, "high", True):
         _problem(client.post("/v1/goal-seek", json={**body, "probability": bad}), 422, "probability")
     assert "does not act on npl_ratio" in _problem(client.post("/v1/goal-seek", json={**body, "lever": "interest_subsidy"}), 422, "lever")
-    _problem(client.post("/v1/goal-seek", data="lever=snow", content_type="application/x-www-form-urlencoded"), 422, "body")
+    _problem(client.post("/v1/goal-seek", data="lever=snow", content_type="application/x-www-form-urlencoded"), 415, "Content-Type")
     _problem(client.post("/v1/goal-seek", json={**body, "colour": "red"}), 422, "colour")
     _problem(client.post("/v1/goal-seek", json={"target": NPL_TARGET, "probability": 0.5}), 422, "lever")
     _problem(client.post("/v1/goal-seek", json={**body, "from_year": 2040}), 422, "from_year")
