@@ -541,7 +541,8 @@ def test_previous_run_is_the_one_published_before(two_runs, tmp_path):
     assert found.run_id == a.run_id and why.startswith("published ")
     assert previous_run(store, a)[0] is None  # nothing was published before it
     store.publish(a.run_id, "test", "back to the first")
-    assert previous_run(store, a)[0].run_id == b.run_id
+    assert previous_run(store, a) == (None, "no earlier run in the store")  # a rollback looks back, never at a newer run
+    assert previous_run(store, b)[0].run_id == a.run_id
 
 
 def test_a_runs_workbook_and_comparison_read_the_registry_the_run_was_made_from(tmp_path, capsys):
