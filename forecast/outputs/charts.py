@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from smfcast.defaults import LEVELS  # noqa: E402
 
@@ -29,14 +30,24 @@ def axis_label(unit: str) -> str:
 
 def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[dict]], fmt: str = "png",
               levels: tuple[int, ...] = LEVELS, titles: dict[str, str] | None = None) -> bytes:
+    """`fan_figure` rendered to PNG or SVG bytes."""
+    buf = io.BytesIO()
+    fan_figure(title, unit, history, bands, levels, titles).savefig(buf, format=fmt)
+    return buf.getvalue()
+
+
+def fan_figure(title: str, unit: str, history: list[dict], bands: dict[str, list[dict]], levels: tuple[int, ...] = LEVELS,
+               titles: dict[str, str] | None = None):
     """`history`: [{period, value}]; `bands`: scenario -> forecast rows with median and lo-/hi-L
     for each of `levels`. One scenario is one panel; several are small multiples (two columns,
     one y scale), each titled by `titles` (scenario -> title). The median and the bands start at
-    the last observation, so the forecast continues the history line."""
+    the last observation, so the forecast continues the history line. A matplotlib Figure made
+    without pyplot's global state, so threads of one server may draw at once."""
     n = max(len(bands), 1)
     cols = 1 if n == 1 else 2
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(8, 4.5) if n == 1 else (10, 3.4 * rows + 0.6), dpi=100, sharey=True, squeeze=False)
+    fig = Figure(figsize=(8, 4.5) if n == 1 else (10, 3.4 * rows + 0.6), dpi=100)
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
     hx, hy = [_x(h["period"]) for h in history], [h["value"] for h in history]
     widest_first = sorted(levels, reverse=True)
     alphas = [0.12 + 0.2 * i / max(len(levels) - 1, 1) for i in range(len(levels))]  # the wider band paler, underneath
@@ -67,10 +78,7 @@ def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[
     else:
         fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 def _x(period: str) -> float:
