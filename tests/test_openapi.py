@@ -207,3 +207,22 @@ def test_a_flag_that_is_neither_true_nor_false_is_422_naming_it(own, url):
     param = next(p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == name)
     assert "maybe" not in param["schema"]["enum"] and {"true", "false"} <= set(param["schema"]["enum"])
     assert "422" in doc["paths"][path]["get"]["responses"]
+
+
+@pytest.mark.slow
+def test_the_real_server_answers_json_to_curl_and_to_a_request_without_accept(live_server):
+    """`smfcast serve` (gunicorn): curl's `Accept: */*` and a request with no Accept header at all
+    (urllib sends none) get JSON; `format=csv` still gets the CSV the spreadsheet links ask for."""
+    import json
+    import subprocess
+    import urllib.request
+    url = live_server + "/v1/forecasts?metric=npl_ratio"
+    for headers in ({"Accept": "*/*"}, {}):
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as resp:
+            assert resp.headers.get_content_type() == "application/json"
+            assert json.load(resp)["rows"][0]["metric"] == "npl_ratio"
+    with urllib.request.urlopen(url + "&format=csv", timeout=60) as resp:
+        assert resp.headers.get_content_type() == "text/csv"
+    if shutil.which("curl"):
+        done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{content_type}", url], capture_output=True, text=True, timeout=60)
+        assert done.stdout == "application/json"
