@@ -40,7 +40,8 @@ def need(*tools: str) -> None:
         print("docs/screenshots.py: no Chinese font installed (Debian: fonts-noto-cjk); Chinese text will show as boxes", file=sys.stderr)
 
 
-def page_png(base: str, out: Path, width: int = 1280, height: int = 1900) -> None:
+def page_png(base: str, out: Path, width: int = 1280, height: int = 900) -> None:
+    """The whole page at `width` CSS pixels, as tall as it is."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
@@ -54,6 +55,9 @@ def page_png(base: str, out: Path, width: int = 1280, height: int = 1900) -> Non
         browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
                                                                       "mobile": False})
         browser.get(base + PAGE)
+        full = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": full, "deviceScaleFactor": 1,
+                                                                      "mobile": False})
         browser.save_screenshot(str(out))
     finally:
         browser.quit()
