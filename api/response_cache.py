@@ -1,11 +1,11 @@
 """Whole forecast answers and fan charts, cached per worker and served before Flask sees the request.
 
 A forecast or chart GET (`CACHED_PATHS`) names a run (pinned with `?run=`, or else the published
-one), a query and an Accept header. A run never changes, so those three give the same bytes for as long as the API's
-code is the same; the ETag is built from all four (`etag_for`). The view stores each answer it
-builds under its ETag; `CachedGets`, a WSGI middleware, answers a repeated GET from that store
-with one indexed read (the published run's id) and none of Flask's routing, request parsing or
-response building. At 32 connections on two sync workers that per-request cost is what queues;
+one), a query and an Accept header. A run never changes, so those three give the same bytes for
+as long as the API's code is the same; the ETag is built from all four (`etag_for`). The view
+stores each answer it builds under its ETag (`conditional`); `CachedGets`, a WSGI middleware,
+answers a repeated GET from that store with one indexed read (the published run's id) and none of
+Flask's routing, request parsing or response building. At 32 connections on two sync workers that per-request cost is what queues;
 for a chart, the render (tens of milliseconds of matplotlib) is what a repeat is spared.
 
 Conditional requests compare weakly (RFC 9110: a proxy that compresses weakens the tag), and a
