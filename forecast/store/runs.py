@@ -234,10 +234,16 @@ class RunStore:
     """SQLite store of immutable runs. Safe for several processes: writes are single transactions
     and a run id that already exists is never rewritten."""
 
-    def __init__(self, path: str | Path | None = None, quota: Quota | None = None):
+    def __init__(self, path: str | Path | None = None, quota: Quota | None = None, create: bool = True):
+        """Open the store at `path` (default `default_store_path()`). `create`: make the file (and
+        its folder) if missing, as writers do; readers pass False, so reading a store that does not
+        exist is the one-line "no run in the store yet" and leaves no file behind."""
         self.path = Path(path) if path is not None else default_store_path()
         self.quota = quota or Quota.from_env()
         self._local = threading.local()
+        if not create and not self.path.exists():
+            raise NotFound(f"no run in the store yet: {self.path} does not exist; run `smfcast run` first (or give --store, "
+                           "SMFCAST_STORE, the store a run was saved in)", "store")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = self._connect()
