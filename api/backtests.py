@@ -7,15 +7,13 @@ from flask import Blueprint, request
 
 from smfcast.errors import InvalidInput, NotFound
 from smfcast.registry.series import HEADLINE_METRICS
+from smfcast.store.backtests import DETAILS, backtest_table, stored_backtest
 
 from .formats import respond_table, safe_filename
 from .jobs import submit
 from .params import allow, store
 
 bp = Blueprint("backtests", __name__)
-SUMMARY = ["series_id", "metric", "model", "windows", "points", "mae", "rmse", "mape", "smape", "mase", "coverage-80",
-           "coverage-95", "width-95", "winkler-95", "msis", "crps"]
-ROWS = ["series_id", "model", "cutoff", "horizon", "y", "mean", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
 
 
 @bp.get("/backtests")
@@ -25,16 +23,10 @@ def get_backtests():
     if metric is not None and metric not in HEADLINE_METRICS:
         raise NotFound(f"unknown metric {metric!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
     detail = request.args.get("detail", "summary")
-    if detail not in ("summary", "rows"):
-        raise InvalidInput(f"detail {detail!r} is not one of summary, rows", "detail")
-    bt = store().backtest(request.args.get("backtest") or None)
-    series = {s["series_id"] for s in bt["summary"] if metric is None or s["metric"] == metric}
-    if detail == "summary":
-        rows, columns = [s for s in bt["summary"] if s["series_id"] in series], SUMMARY
-    else:
-        rows, columns = [r for r in bt["rows"] if r["series_id"] in series], ROWS
-    meta = {"backtest_id": bt["backtest_id"], "created": bt["created"], "spec": bt["spec"], "notes": bt["notes"],
-            "calibration": {k: v for k, v in bt["calibration"].items() if k in series or metric is None}}
+    if detail not in DETAILS:
+        raise InvalidInput(f"detail {detail!r} is not one of {', '.join(DETAILS)}", "detail")
+    bt = stored_backtest(store(), request.args.get("backtest") or None)
+    rows, columns, meta = backtest_table(bt, metric, detail)
     return respond_table(rows, columns, safe_filename("smfcast_backtest", metric or "all", detail, bt["backtest_id"]), meta)
 
 

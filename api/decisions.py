@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from smfcast.errors import InvalidInput
-from smfcast.outputs.decision_tables import seek, seek_columns, tornado
+from smfcast.outputs.decision_tables import seek, seek_answer, seek_table, tornado, tornado_answer, tornado_table
 from smfcast.outputs.workbook import table_workbook
 
 from .formats import requested_format, respond_table, safe_filename
@@ -33,13 +33,12 @@ def goal_seek():
     answer = seek(st, run, body["lever"], target=body.get("target"), metric=body.get("metric"), year=body.get("year"),
                   probability=body.get("probability"), median=body.get("median"), base=body.get("base"),
                   from_year=body.get("from_year"))
-    row = answer.as_dict()
     if requested_format() == "json":
-        resp = jsonify({"run_id": run.run_id, **row, "curve": answer.curve})
+        resp = jsonify(seek_answer(answer, run))
         resp.headers["X-Smfcast-Run"] = run.run_id
         return resp
-    return respond_table([row], seek_columns(answer), safe_filename("smfcast_goal_seek", answer.lever, run.run_id),
-                         {"run_id": run.run_id})
+    rows, columns, meta = seek_table(answer, run)
+    return respond_table(rows, columns, safe_filename("smfcast_goal_seek", answer.lever, run.run_id), meta)
 
 
 @bp.get("/sensitivity")
@@ -51,12 +50,9 @@ def sensitivity():
     result = tornado(st, run, target=args.get("target"), metric=args.get("metric"), year=args.get("year"),
                      base=args.get("base"), from_year=args.get("from_year"))
     name = safe_filename("smfcast_sensitivity", args.get("target") or f"{args.get('metric')}-{args.get('year')}", run.run_id)
-    meta = {"run_id": run.run_id, "outcome": result.outcome, "metric": result.metric, "base_scenario": args.get("base") or "baseline",
-            "base": result.base, "quiet": result.quiet}
     fmt = requested_format()
     if fmt == "json":
-        return jsonify({**meta, "columns": result.columns, "rows": result.rows, "unit_columns": result.unit_columns,
-                        "per_unit": result.per_unit})
-    rows = [{"table": "range", **r} for r in result.rows] + [{"table": "unit", **r} for r in result.per_unit]
+        return jsonify(tornado_answer(result, run, args.get("base")))
+    rows, columns, meta = tornado_table(result, run, args.get("base"))
     xlsx = table_workbook([("range", result.rows, result.columns), ("unit", result.per_unit, result.unit_columns)]) if fmt == "xlsx" else None
-    return respond_table(rows, ["table"] + result.columns, name, meta, xlsx=xlsx)
+    return respond_table(rows, columns, name, meta, xlsx=xlsx)

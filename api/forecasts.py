@@ -10,15 +10,16 @@ from smfcast.errors import InvalidInput, NotFound
 from smfcast.outputs.bands import level_columns, parse_levels
 from smfcast.outputs.charts import CHART_FORMATS, axis_label, fan_chart
 from smfcast.outputs.run_tables import (
+    custom_answer,
+    forecast_answer,
+    forecast_query,
     forecast_rows,
-    forecast_table,
-    scenario_paths,
+    scenario_names,
     table_columns,
 )
 from smfcast.outputs.workbook import build_workbook
 from smfcast.policy.scenarios import parse_custom
 from smfcast.registry.series import HEADLINE_METRICS
-from smfcast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
 from .params import allow, json_fields, many, registry, run, store
@@ -42,27 +43,24 @@ def get_forecasts():
     allow(*FORECAST_PARAMS)
     r = run()
     levels = parse_levels(many("level") or None)
-    scenarios = many("scenario") or [BASELINE]
-    if scenarios == ["all"]:
-        scenarios = r.scenarios
+    scenarios = many("scenario")
     model = request.args.get("model", ENSEMBLE)
     history = flag("history")
     series = many("series")  # marked series the run forecast; without metric=, only they are answered
-    for sid in series:
-        r.series_info(sid)  # an unknown (or failed) series is a 404 naming the ones the run has
     metrics = _metrics() if many("metric") or not series else []
-    if series and not metrics and scenarios != [BASELINE]:
-        raise NotFound(f"series {series[0]!r} is forecast under {BASELINE} only: the levers act on the headline metrics", "scenario")
-    label = "-".join(metrics) if metrics and len(metrics) < 3 else ("all" if metrics else "")
-    name = safe_filename("smfcast", label, "-".join(series), "-".join(scenarios), model, r.run_id)
     # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run),
     # which reads the paths itself (and refuses unknown names); the long table is for the other formats.
-    workbook = (build_workbook(store(), r, registry(r), metrics, scenarios, model, levels, series=series)
-                if requested_format() == "xlsx" else None)
-    rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history, series)
-    resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "series": series,
-                                                          "scenarios": scenarios, "model": model, "levels": list(levels)},
-                         wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
+    if requested_format() == "xlsx":
+        scenarios = forecast_query(r, metrics, scenarios, series)
+        workbook = build_workbook(store(), r, registry(r), metrics, scenarios, model, levels, series=series)
+        rows, columns, meta = [], table_columns(levels), {"run_id": r.run_id}
+    else:
+        workbook = None
+        rows, columns, meta = forecast_answer(store(), r, metrics, scenarios, model, levels, history, series)
+        scenarios = meta["scenarios"]
+    label = "-".join(metrics) if metrics and len(metrics) < 3 else ("all" if metrics else "")
+    name = safe_filename("smfcast", label, "-".join(series), "-".join(scenarios), model, r.run_id)
+    resp = respond_table(rows, columns, name, meta, wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
     # Built, so the query was valid: only now may a conditional request (even `*`) answer 304.
     etag = etag_for(r.run_id, request.environ)
     resp.set_etag(etag)
@@ -97,15 +95,8 @@ def post_forecast():
         if not isinstance(m, str) or m not in HEADLINE_METRICS:
             raise NotFound(f"unknown metric {m!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
     custom = parse_custom(doc, r.presets(), r.levers())
-    rows = []
-    for m in metrics:
-        z = scenario_paths(store(), r, m, model, custom) if model in r.models(m) else None
-        part = forecast_rows(store(), r, m, model, custom.name, levels, history=history, paths=z)
-        for row in part:
-            row["metric"] = m
-        rows += part
-    return respond_table(rows, table_columns(levels), safe_filename("smfcast", custom.name, r.run_id),
-                         {"run_id": r.run_id, "scenario": custom.as_dict(), "model": model, "levels": list(levels)},
+    rows, columns, meta = custom_answer(store(), r, metrics, model, custom, levels, history)
+    return respond_table(rows, columns, safe_filename("smfcast", custom.name, r.run_id), meta,
                          wide_stats=["mean", "median"] + level_columns(levels))
 
 
@@ -142,9 +133,7 @@ def _chart(fixed: str | None):
     metric = request.args.get("metric", "market_size")
     if metric not in HEADLINE_METRICS:
         raise NotFound(f"unknown metric {metric!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
-    scenarios = many("scenario") or [BASELINE]
-    if scenarios == ["all"]:
-        scenarios = list(r.scenarios)
+    scenarios = scenario_names(r, many("scenario"))
     model = request.args.get("model", ENSEMBLE)
     levels = parse_levels(many("level") or None)
     history = flag("history", default=True)

@@ -13,7 +13,7 @@ import re
 from flask import Response, jsonify, request
 
 from smfcast.errors import InvalidInput
-from smfcast.outputs.tables import csv_text
+from smfcast.outputs.tables import answer, csv_text
 from smfcast.outputs.workbook import table_workbook
 
 FORMATS = ("json", "csv", "xlsx")
@@ -70,8 +70,9 @@ def to_wide(rows: list[dict], stats: list[str], key: str = "period") -> tuple[li
 
 def respond_table(rows: list[dict], columns: list[str], filename: str, meta: dict | None = None,
                   wide_stats: list[str] | None = None, xlsx: bytes | None = None) -> Response:
-    """Answer a table in the requested format. `meta` goes beside the rows in JSON and into
-    headers elsewhere; `wide_stats` enables `layout=wide` for CSV."""
+    """Answer a table in the requested format. JSON is `tables.answer` (`meta` beside `columns` and
+    `rows`, what the command line prints); `meta` goes into headers elsewhere; `wide_stats`
+    enables `layout=wide` for CSV."""
     fmt = requested_format()
     layout = request.args.get("layout", "long")
     if layout not in LAYOUTS:
@@ -83,7 +84,7 @@ def respond_table(rows: list[dict], columns: list[str], filename: str, meta: dic
     bom = flag("bom")
     meta = meta or {}
     if fmt == "json":
-        resp = jsonify({**meta, "columns": columns, "rows": [{c: r.get(c) for c in columns} for r in rows]})
+        resp = jsonify(answer(rows, columns, meta))
     elif fmt == "csv":
         text = csv_text(rows, columns)
         body = ("\ufeff" + text) if bom else text

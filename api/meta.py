@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from smfcast.errors import NotFound
+from smfcast.outputs.registry_tables import SERIES_COLUMNS, observation_rows, series_rows
 from smfcast.policy.scenarios import LEVER_COLUMNS, lever_rows
 
 from .formats import respond_table, safe_filename
@@ -12,43 +13,18 @@ from .params import allow, registry, run
 
 bp = Blueprint("meta", __name__)
 
-SERIES_COLUMNS = ["id", "title_en", "title_zh", "region", "unit", "frequency", "transform", "national", "first", "last", "count", "headline",
-                  "last_change", "last_change_id", "last_change_source"]  # the data vintage: the series' newest logged change
-OBS_COLUMNS = ["series_id", "period", "value", "unit", "quality", "note", "source_id", "publisher", "title", "url", "quote"]
-
 
 @bp.get("/series")
 def series_index():
     allow()
-    reg = registry()
-    roles = reg.roles()
-    rows = []
-    for sid, m in reg.series.items():
-        obs = reg.observations(sid)
-        change = reg.last_changes.get(sid) or {}
-        rows.append({"id": sid, "title_en": m.title_en, "title_zh": m.title_zh, "region": m.region, "unit": m.unit,
-                     "frequency": m.frequency, "transform": m.transform, "national": m.national,
-                     "first": str(obs[0].period) if obs else None, "last": str(obs[-1].period) if obs else None,
-                     "count": len(obs), "headline": roles.get(sid), "last_change": change.get("time"),
-                     "last_change_id": change.get("change_id"), "last_change_source": change.get("source_id")})
-    return respond_table(rows, SERIES_COLUMNS, "smfcast_series")
+    return respond_table(series_rows(registry()), SERIES_COLUMNS, "smfcast_series")
 
 
 @bp.get("/series/<series_id>")
 def series_detail(series_id: str):
     allow("quality")
-    reg = registry()
-    meta = reg.meta(series_id)
-    rows = []
-    for o in reg.observations(series_id):
-        src = reg.sources[o.source_id]
-        rows.append({"series_id": series_id, "period": str(o.period), "value": o.value, "unit": meta.unit, "quality": o.quality,
-                     "note": o.note, "source_id": o.source_id, "publisher": src.get("publisher"), "title": src.get("title"),
-                     "url": src.get("url"), "quote": src.get("quote")})
-    info = {"series": {"id": meta.id, "title_en": meta.title_en, "title_zh": meta.title_zh, "unit": meta.unit,
-                       "frequency": meta.frequency, "region": meta.region, "definition": meta.definition,
-                       "national": meta.national, "bounds": [meta.lower, meta.upper], "transform": meta.transform}}
-    return respond_table(rows, OBS_COLUMNS, safe_filename("smfcast", series_id), info)
+    rows, columns, info = observation_rows(registry(), series_id)
+    return respond_table(rows, columns, safe_filename("smfcast", series_id), info)
 
 
 @bp.get("/levers")

@@ -22,23 +22,22 @@ from smfcast import __version__
 from smfcast.defaults import ENSEMBLE, LEVELS, MEMBERS
 from smfcast.engine.frames import answer_columns
 from smfcast.outputs.decision_tables import SEEK_COLUMNS, SEEK_MEDIAN_COLUMNS
+from smfcast.outputs.registry_tables import OBSERVATION_COLUMNS as OBS_COLUMNS
+from smfcast.outputs.registry_tables import SERIES_COLUMNS
 from smfcast.outputs.revisions import FORECAST_COLUMNS, OBSERVATION_COLUMNS, SETTING_COLUMNS
 from smfcast.outputs.revisions import TARGET_COLUMNS as CHANGED_TARGET_COLUMNS
-from smfcast.outputs.run_tables import table_columns
+from smfcast.outputs.run_tables import RUN_COLUMNS, TARGET_COLUMNS, table_columns
 from smfcast.policy.scenarios import LEVER_COLUMNS
 from smfcast.registry.changes import HISTORY_COLUMNS
 from smfcast.registry.series import HEADLINE_METRICS
+from smfcast.store.backtests import ROW_COLUMNS as BACKTEST_ROWS
+from smfcast.store.backtests import SUMMARY_COLUMNS as BACKTEST_SUMMARY
 from smfcast.store.publications import COLUMNS as PUBLICATION_COLUMNS
 from smfcast.store.publications import MAX_REASON
 from smfcast.store.requests import BACKTEST_LIMITS, FORECAST_LIMITS, REFIT_LIMITS, SYNC_POINTS, SYNC_SERIES
 
-from .backtests import ROWS as BACKTEST_ROWS
-from .backtests import SUMMARY as BACKTEST_SUMMARY
 from .formats import FORMATS, XLSX_MIME
-from .meta import OBS_COLUMNS, SERIES_COLUMNS
 from .params import allow, store
-from .runs import COLUMNS as RUN_COLUMNS
-from .targets import COLUMNS as TARGET_COLUMNS
 
 bp = Blueprint("openapi", __name__)
 
@@ -55,7 +54,7 @@ _TEXT_COLUMNS = {
     "last_change_id", "last_change_source", "series_id", "period", "quality", "note", "source_id", "publisher", "title", "url",
     "quote", "name", "rationale", "lever", "metric", "elasticity_unit", "basis", "why", "scenario", "model", "kind", "run_id",
     "target", "condition", "created", "version", "scenarios", "metrics", "published", "by", "reason", "change_id", "time", "who",
-    "action", "old_value", "new_value", "reverts", "change", "role", "quality_a", "quality_b", "source_a", "source_b", "what", "a", "b",
+    "action", "reverts", "change", "role", "quality_a", "quality_b", "source_a", "source_b", "what", "a", "b",
     "lever_unit", "move", "status", "goal", "direction", "table", "outcome", "unique_id", "ds"}
 _INTEGER_COLUMNS = {"year", "lag", "count", "seed", "n_paths", "seq", "windows", "points", "horizon", "from_year"}
 _BOOLEAN_COLUMNS = {"current", "monotone"}
@@ -67,10 +66,21 @@ _NUMBER_COLUMNS = {
 _MEASURE = re.compile(r"^((lo|hi)-\d{2}|coverage-\d{2}|width-\d{2}|winkler-\d{2})(_(a|b|change))?$|^(median|mean)_(a|b|change)$")
 
 
+_COVERAGE = re.compile(r"^coverage-(\d{2})(_(a|b|change))?$")
+
+
 def cell(column: str) -> dict:
     """The schema of one table column's cells (null where a row has no value)."""
-    if column == "cutoff":  # a backtest window's origin: its position in the series, or its period
-        return {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+    if column == "cutoff":  # a backtest window's origin: the period of its last training point (a position in backtests stored before)
+        return {"oneOf": [{"type": "string"}, {"type": "integer"}],
+                "description": "The period of the window's last training point, such as 2023Q2"}
+    if column in ("old_value", "new_value"):  # an observation's value, or the text another edit replaced
+        return {"oneOf": [{"type": "number", "nullable": True}, {"type": "string"}],
+                "description": "An observation's value as a number (null: none); the text of other edits"}
+    coverage = _COVERAGE.match(column)
+    if coverage:
+        return {**_NUMBER, "description": f"Percent of the scored points inside the central {coverage.group(1)}% band "
+                                          f"(nominal: {coverage.group(1)})"}
     for names, schema in ((_TEXT_COLUMNS, _TEXT), (_INTEGER_COLUMNS, _INTEGER), (_BOOLEAN_COLUMNS, _BOOLEAN), (_NUMBER_COLUMNS, _NUMBER)):
         if column in names:
             return schema
@@ -107,7 +117,9 @@ _RUN_META = {"run_id": RUN_ID}
 # --- the schemas answers and bodies name (`components.schemas`) ---
 
 def _schemas() -> dict:
-    interval = {"type": "object", "nullable": True, "additionalProperties": {"type": "number", "nullable": True}}
+    interval = {"type": "object", "nullable": True, "additionalProperties": {"type": "number", "nullable": True},
+                "description": "A band's backtest record: coverage-80 and coverage-95 in percent of the points inside, width-95 and "
+                               "interval_score-95 in the series' unit, msis, points"}
     method = {"type": "object", "required": ["method"], "description": "How the metric was forecast (the run's method record)",
               "properties": {"method": _string(), "series": _string(), "national": _string(nullable=True),
                              "national_fit": _string(nullable=True), "scale": {"type": "object", "nullable": True},
@@ -118,6 +130,11 @@ def _schemas() -> dict:
                                  "status": _string(), "weighting": _string(), "combination": _string(),
                                  "h": {"type": "integer", "nullable": True}, "n_windows": {"type": "integer"},
                                  "factors_applied": {"type": "array", "items": {"type": "number"}},
+                                 "coverage_raw": {"type": "object", "additionalProperties": {"type": "number", "nullable": True},
+                                                  "description": "Level -> percent of backtest points inside the raw band"},
+                                 "coverage_calibrated_out_of_sample": {
+                                     "type": "object", "additionalProperties": {"type": "number", "nullable": True},
+                                     "description": "Level -> percent inside the calibrated band (factors from the other windows)"},
                                  "against_random_walk": {"type": "object", "properties": {
                                      "ensemble_served": interval, "ensemble_raw": interval, "random_walk_with_drift": interval,
                                      "note": _string()}}}}}}
@@ -226,7 +243,7 @@ def _schemas() -> dict:
             "calibration": {"type": "object"}}, ("backtest_id", "spec"),
             example={"backtest_id": "b1", "created": "2026-11-29T08:00:00+00:00", "spec": {"h": 4}, "notes": {}, "calibration": {},
                      "columns": ["series_id", "model", "coverage-95"], "rows": [{"series_id": "qh_smallmicro_npl_ratio", "model": "ets",
-                                                                                "coverage-95": 0.95}]}),
+                                                                                "coverage-95": 95.0}]}),
         "RunTable": table(RUN_COLUMNS, {"run_id": {**RUN_ID, "nullable": True}}, example={
             "run_id": EXAMPLE_RUN, "columns": ["run_id", "published"], "rows": [{"run_id": EXAMPLE_RUN, "published": "2026-11-29T08:00:00+00:00"}]}),
         "PublicationTable": table(PUBLICATION_COLUMNS, {"run_id": {**RUN_ID, "nullable": True}}, example={

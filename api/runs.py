@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from smfcast.outputs.run_tables import run_rows
 from smfcast.store.requests import refuse_unknown
 
 from .formats import respond_table
@@ -12,26 +13,13 @@ from .jobs import require_token, submit
 from .params import allow, json_body, store
 
 bp = Blueprint("runs", __name__)
-COLUMNS = ["run_id", "created", "version", "seed", "n_paths", "scenarios", "metrics", "published"]
-
-
-def published_times() -> dict[str, str]:
-    """run id -> when it was last published."""
-    out: dict[str, str] = {}
-    for p in store().publication_history():  # newest first
-        out.setdefault(p["run_id"], p["published"])
-    return out
 
 
 @bp.get("/runs")
 def runs_index():
     allow()
-    published = published_times()
-    rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"],
-             "n_paths": r.config["n_paths"], "scenarios": ",".join(r.scenarios), "metrics": ",".join(r.metrics),
-             "published": published.get(r.run_id)}
-            for r in store().list()]
-    return respond_table(rows, COLUMNS, "smfcast_runs", {"run_id": store().published_id()})
+    rows, columns, meta = run_rows(store())
+    return respond_table(rows, columns, "smfcast_runs", meta)
 
 
 @bp.get("/runs/<run_id>")

@@ -1,7 +1,10 @@
 """The `smfcast` command line: data checks, runs, forecasts, scenarios, backtests, the server.
 
 Every failure the user can cause ends as one line on stderr and a non-zero exit code; tracebacks
-are for bugs only.
+are for bugs only. A table answers in the shape the API gives for the same query (`--format json`
+prints its answer object, `--format csv` its CSV byte for byte; the tables are built in
+`smfcast.outputs`, once for both), or as plain text fitted to the terminal's 120 columns
+(`--wide`: all of it). Commands that only read never create a store or any other file.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from smfcast import __version__
 from smfcast.blas import single_threaded
 from smfcast.defaults import BACKTEST, ENSEMBLE, LEVELS, MEMBERS, N_PATHS, SEED, env_number
 from smfcast.engine.datasets import DATASETS
+from smfcast.engine.executor import ENGINES
 from smfcast.errors import InvalidInput, SmfcastError
 from smfcast.outputs.bands import level_columns
-from smfcast.outputs.tables import FORMATS, csv_text, render
+from smfcast.outputs.tables import FORMATS, WIDTH, csv_text, render, wrap
 from smfcast.registry.series import HEADLINE_METRICS, load_registry
 
 _LEVELS = ",".join(map(str, LEVELS))  # the default of --level
+_MODELS = (ENSEMBLE, *MEMBERS)  # what --model may name of a stored run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,23 +35,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _data_check(args) -> int:
+    from smfcast.outputs.registry_tables import SERIES_COLUMNS, series_rows
     from smfcast.registry import atomic, changes
     reg = load_registry(args.data)
-    roles = reg.roles()
-    last = reg.last_changes  # each series' data vintage, from the change log
-    rows = []
-    for sid, meta in reg.series.items():
-        obs = reg.observations(sid)
-        change = last.get(sid) or {}
-        rows.append({
-            "id": sid, "region": meta.region, "unit": meta.unit, "frequency": meta.frequency,
-            "first": str(obs[0].period) if obs else "", "last": str(obs[-1].period) if obs else "",
-            "count": len(obs), "last_change": change.get("time", "")[:10] if args.format == "table" else change.get("time"),
-            "change_source": change.get("source_id", ""), "headline": roles.get(sid, ""),
-        })
-    rows.sort(key=lambda r: (r["headline"] == "", r["region"] != "QH", r["id"]))
-    print(render(rows, ["id", "region", "unit", "frequency", "first", "last", "count", "last_change", "change_source", "headline"],
-                 args.format))
+    rows = series_rows(reg)
+    if args.format != "table":
+        print(render(rows, SERIES_COLUMNS, args.format))
+    else:
+        shown = sorted(({**r, "headline": r["headline"] or "", "last_change": (r["last_change"] or "")[:10]} for r in rows),
+                       key=lambda r: (r["headline"] == "", r["region"] != "QH", r["id"]))
+        print(render(shown, SERIES_COLUMNS, "table", wide=args.wide, whole=("headline",),
+                     view=["id", "headline", "first", "last", "count", "last_change", "last_change_source", "unit", "frequency",
+                           "region"]))
     if atomic.pending(reg.data_dir):
         print("smfcast: warning: a change was interrupted while being written; the data are valid, and the next "
               "`smfcast data` write completes it", file=sys.stderr)
@@ -55,35 +55,40 @@ def _data_check(args) -> int:
         for o in reg.rows:
             grades[o.quality] = grades.get(o.quality, 0) + 1
         summary = ", ".join(f"{k} {v}" for k, v in sorted(grades.items()))
-        print(f"\n{len(reg.rows)} observations in {len(reg.series)} series, every one resolved to one of "
-              f"{len(reg.sources)} sources ({summary}).")
-        print(f"last_change: the series' newest change in {changes.LOG} (`smfcast data history ID`); blank: as compiled.")
+        _say(f"\n{len(reg.rows)} observations in {len(reg.series)} series, every one resolved to one of "
+             f"{len(reg.sources)} sources ({summary}).", args)
+        _say(f"last_change: the series' newest change in {changes.LOG} (`smfcast data history ID`); blank: as compiled.", args)
     return 0
 
 
 def _data_show(args) -> int:
+    from smfcast.outputs.registry_tables import observation_rows
     reg = load_registry(args.data)
-    meta = reg.meta(args.series_id)
-    rows = []
-    for o in reg.observations(args.series_id):
-        src = reg.sources[o.source_id]
-        rows.append({
-            "period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id,
-            "publisher": src.get("publisher", ""), "url": src.get("url", ""), "quote": src.get("quote", ""), "note": o.note,
-        })
+    rows, columns, meta = observation_rows(reg, args.series_id)
     if args.format == "table":
-        print(f"{meta.id}: {meta.title_en} / {meta.title_zh} [{meta.unit}, {meta.frequency}, {meta.region}]")
-        for r in rows:
-            r["quote"] = r["quote"][:60] + ("…" if len(r["quote"]) > 60 else "")
-        print(render(rows, ["period", "value", "quality", "publisher", "quote", "note"], "table"))
+        s = meta["series"]
+        _say(f"{s['id']}: {s['title_en']} / {s['title_zh']} [{s['unit']}, {s['frequency']}, {s['region']}]", args)
+        print(render(rows, columns, "table", wide=args.wide, view=["period", "value", "quality", "publisher", "quote", "note"]))
     else:
-        print(render(rows, list(rows[0]) if rows else ["period", "value"], args.format))
+        print(render(rows, columns, args.format, meta))
     return 0
 
 
-def _store(args):
+def _say(text: str, args) -> None:
+    """Prose over or under a table, wrapped at the table's width (unless --wide)."""
+    print(text if getattr(args, "wide", False) else wrap(text))
+
+
+def _store(args, write: bool = False):
+    """The run store: opened to write (created if missing) for commands that store runs, jobs or
+    backtests; else read only, so a missing store is the one-line "no run in the store yet"."""
     from smfcast.store.runs import RunStore
-    return RunStore(args.store)
+    return RunStore(args.store, create=write)
+
+
+def _listed(values: list[str] | None) -> list[str]:
+    """A repeatable option's values, each also split at commas (as the API's `?x=a,b`)."""
+    return [v.strip() for raw in values or () for v in raw.split(",") if v.strip()]
 
 
 def _models(raw: str | None) -> list[str]:
@@ -103,7 +108,7 @@ def _run(args) -> int:
     from smfcast.store.runs import create_run
     started = time.perf_counter()
     request = _refit_request(args)
-    store = _store(args)
+    store = _store(args, write=True)
     from smfcast.engine.executor import executor
     with executor(args.engine, args.address) as ex:
         run = create_run(args.data, request.config, store, executor=ex,
@@ -113,8 +118,20 @@ def _run(args) -> int:
     if getattr(args, "publish", False) and store.published_id() != run.run_id:
         store.publish(run.run_id, _who(), args.reason or "smfcast run --publish")
     published = store.published_id()
-    print(f"published: {run.run_id} (requests that name no run get it)" if published == run.run_id else
-          f"not published: requests that name no run still get {published}; `smfcast publish {run.run_id}` to serve this one")
+    _say(f"published: {run.run_id} (requests that name no run get it)" if published == run.run_id else
+         f"not published: requests that name no run still get {published}; `smfcast publish {run.run_id}` to serve this one", args)
+    print(run_summary(run, wide=getattr(args, "wide", False)))
+    return 0
+
+
+def run_summary(run, wide: bool = False) -> str:
+    """The table `smfcast run` prints of a run: per metric its series, method, data vintage,
+    members, the members that failed and the grades of the observations used."""
+    columns = ["metric", "series", "method", "points", "data changed", "models", "failed", "grades"]
+    return render(_run_summary_rows(run), columns, "table", wide=wide, whole=("series", "method", "data changed"))
+
+
+def _run_summary_rows(run) -> list[dict]:
     rows = []
     for metric in run.metrics:
         info = run.metric_info(metric)
@@ -125,8 +142,7 @@ def _run(args) -> int:
                      "data changed": f"{change['time'][:10]} (change {change['change_id']})" if change else "as compiled",
                      "models": ",".join(info["models"]), "failed": _failures_line(run.failures(metric)),
                      "grades": ", ".join(f"{k} {v}" for k, v in info["grades"].items())})
-    print(render(rows, ["metric", "series", "method", "points", "data changed", "models", "failed", "grades"], "table"))
-    return 0
+    return rows
 
 
 def _failures_line(failures) -> str:
@@ -154,43 +170,47 @@ def _read_document(path: str) -> dict:
 
 
 def _forecast(args) -> int:
-    """Bands of a headline metric or a marked series from a stored run, or of the series in a long
-    file (`--csv`), forecast now by `smfcast.forecast`."""
-    chosen = [name for name in ("metric", "series", "csv") if getattr(args, name)]
-    if len(chosen) != 1:
-        raise InvalidInput("give one of --metric METRIC, --series ID (a marked series of the run) or --csv FILE --h H", "metric")
+    """Bands of headline metrics or marked series from a stored run (the rows `GET /v1/forecasts`
+    answers for the same query), or of the series in a long file (`--csv`), forecast now by
+    `smfcast.forecast` (the rows `POST /v1/forecast` answers)."""
+    metrics, series = _listed(args.metric), _listed(args.series)
     if args.csv:
+        if metrics or series:
+            raise InvalidInput("--csv FILE forecasts the file's series; --metric and --series read a stored run: give one", "csv")
         return _forecast_file(args)
+    if not metrics and not series:
+        raise InvalidInput("give --metric METRIC, --series ID (a marked series of the run) or --csv FILE --h H", "metric")
     for flag in ("h", "output"):
         if getattr(args, flag) is not None:
             raise InvalidInput(f"--{flag} goes with --csv FILE (a run's horizon is fixed by the run)", flag)
+    if args.model == "all":
+        raise InvalidInput(f"--model all goes with --csv FILE; a stored run serves one model at a time ({', '.join(_MODELS)})", "model")
     from smfcast.outputs.bands import parse_levels
-    from smfcast.outputs.run_tables import forecast_rows, scenario_paths
+    from smfcast.outputs.run_tables import custom_answer, forecast_answer
     from smfcast.policy.scenarios import parse_custom
     store = _store(args)
     run = store.get(args.run)
     levels = parse_levels(args.level)
-    if args.series:
-        if args.scenario_file:
-            raise InvalidInput("--scenario-file moves a headline metric; a marked series is forecast under baseline only",
-                               "scenario-file")
-        rows = forecast_rows(store, run, None, args.model, args.scenario, levels, history=args.history, series=args.series)
-        info, title = run.series_info(args.series), args.series
-    elif args.scenario_file:
+    if args.scenario_file:
+        if series:
+            raise InvalidInput("--scenario-file moves headline metrics; a marked series is forecast under baseline only", "scenario-file")
+        if args.scenario:
+            raise InvalidInput("--scenario names presets; --scenario-file is a scenario of its own: give one of the two", "scenario")
         custom = parse_custom(_read_document(args.scenario_file), run.presets(), run.levers())
-        paths = scenario_paths(store, run, args.metric, args.model, custom)
-        rows = forecast_rows(store, run, args.metric, args.model, custom.name, levels, history=args.history, paths=paths)
-        info, title = run.metric_info(args.metric), args.metric
+        rows, columns, meta = custom_answer(store, run, metrics, args.model, custom, levels, args.history)
     else:
-        rows = forecast_rows(store, run, args.metric, args.model, args.scenario, levels, history=args.history)
-        info, title = run.metric_info(args.metric), args.metric
-    columns = ["period", "kind", "scenario", "model", "mean", "median"] + level_columns(levels)
-    if args.format == "table":
-        from smfcast.engine.records import Method
-        print(f"{title}: {info['title_en']} [{info['unit']}], run {run.run_id}, method {Method.from_dict(info.get('method')).method}")
-    else:
-        columns = ["series_id", "run_id", "unit"] + columns
-    print(render(rows, columns, args.format))
+        rows, columns, meta = forecast_answer(store, run, metrics, _listed(args.scenario), args.model, levels, args.history, series)
+    if args.format != "table":
+        print(render(rows, columns, args.format, meta))
+        return 0
+    from smfcast.engine.records import Method
+    view = ["period", "kind", "scenario", "model", "mean", "median"] + level_columns(levels)
+    for i, key in enumerate(dict.fromkeys((r["metric"], r["series_id"]) for r in rows)):
+        metric, sid = key
+        info = run.metric_info(metric) if metric else run.series_info(sid)
+        _say(("\n" if i else "") + f"{metric or sid}: {info['title_en']} [{info['unit']}], run {run.run_id}, "
+             f"method {Method.from_dict(info.get('method')).method}", args)
+        print(render([r for r in rows if (r["metric"], r["series_id"]) == key], view, "table", wide=args.wide))
     return 0
 
 
@@ -199,13 +219,13 @@ def _forecast_file(args) -> int:
     from pathlib import Path
 
     import smfcast
-    from smfcast.engine.frames import answer_columns, answer_rows, long_frame
+    from smfcast.engine.frames import answer_columns, answer_meta, answer_rows, long_frame
     from smfcast.outputs import user_forecasts
     from smfcast.outputs.bands import parse_levels
     if args.h is None:
         raise InvalidInput("--csv needs --h, the number of periods to forecast", "h")
-    for flag, default in (("run", None), ("scenario_file", None), ("history", False), ("scenario", "baseline")):
-        if getattr(args, flag) != default:
+    for flag in ("run", "scenario_file", "history", "scenario"):
+        if getattr(args, flag):
             raise InvalidInput(f"--{flag.replace('_', '-')} reads a stored run; a --csv file is forecast afresh", flag)
     path = Path(args.csv)
     try:
@@ -231,7 +251,7 @@ def _forecast_file(args) -> int:
     columns = answer_columns(levels)
     method = fc.method
     if out is None:
-        print(render(rows, columns, args.format))
+        print(render(rows, columns, args.format, answer_meta(fc, args.h, levels), wide=args.wide))
     else:
         from smfcast.outputs.workbook import table_workbook
         blob = csv_text(rows, columns).encode("utf-8") if out.suffix.lower() == ".csv" else table_workbook([("forecast", rows, columns)])
@@ -256,7 +276,8 @@ def _export(args) -> int:
     run = store.get(args.run)
     levels = parse_levels(args.level)
     metrics = args.metric or None
-    scenarios = args.scenario or None
+    asked = _listed(args.scenario)
+    scenarios = None if not asked or asked == ["all"] else asked
     out = Path(args.output)
     if not out.parent.exists():
         raise InvalidInput(f"directory {out.parent} does not exist", "output")
@@ -282,54 +303,57 @@ def _export(args) -> int:
 
 
 def _targets(args) -> int:
-    from smfcast.outputs.run_tables import target_rows
+    from smfcast.outputs.run_tables import TARGET_COLUMNS, target_rows
     store = _store(args)
     run = store.get(args.run)
-    scenarios = [args.scenario] if args.scenario else run.scenarios
-    rows = target_rows(store, run, scenarios, args.model)
-    print(render(rows, ["target", "metric", "year", "condition", "scenario", "model", "probability", "median"], args.format))
+    rows = target_rows(store, run, _listed(args.scenario) or run.scenarios, args.model)
+    if args.format == "table":
+        _say(f"P(target met) per scenario, run {run.run_id}", args)
+    print(render(rows, TARGET_COLUMNS, args.format, {"run_id": run.run_id}, wide=args.wide,
+                 view=[c for c in TARGET_COLUMNS if c != "run_id"]))
     return 0
 
 
 def _goal_seek(args) -> int:
-    from smfcast.outputs.decision_tables import seek, seek_columns
+    from smfcast.outputs.decision_tables import seek, seek_answer, seek_columns, seek_table
+    from smfcast.outputs.tables import json_text
     store = _store(args)
     run = store.get(args.run)
     answer = seek(store, run, args.lever, target=args.target, metric=args.metric, year=args.year, probability=args.probability,
                   median=args.median, base=args.base, from_year=args.from_year)
-    row = answer.as_dict()
     if args.format == "json":
-        import json
-        print(json.dumps({"run_id": run.run_id, **row, "curve": answer.curve}, ensure_ascii=False, indent=2))
+        print(json_text(seek_answer(answer, run)))
     elif args.format == "csv":
-        print(render([{**row, "run_id": run.run_id}], seek_columns(answer) + ["run_id"], "csv"))
+        print(render(*seek_table(answer, run)[:2], "csv"))
     else:
-        print(f"{answer.note} [run {run.run_id}, base {args.base}]")
-        print(render([{"field": c, "value": row.get(c)} for c in seek_columns(answer) if c != "note"], ["field", "value"], "table"))
+        row = seek_answer(answer, run)
+        _say(f"{answer.note} [run {run.run_id}, base {args.base}]", args)
+        print(render([{"field": c, "value": row.get(c)} for c in seek_columns(answer) if c != "note"], ["field", "value"], "table",
+                     wide=args.wide))
     return 0
 
 
 def _sensitivity(args) -> int:
-    from smfcast.outputs.decision_tables import from_year_of, tornado
+    from smfcast.outputs.decision_tables import from_year_of, tornado, tornado_answer, tornado_table
+    from smfcast.outputs.tables import json_text
     store = _store(args)
     run = store.get(args.run)
     result = tornado(store, run, target=args.target, metric=args.metric, year=args.year, base=args.base, from_year=args.from_year)
     if args.format == "json":
-        import json
-        print(json.dumps({"run_id": run.run_id, "outcome": result.outcome, "base": result.base, "rows": result.rows,
-                          "per_unit": result.per_unit, "quiet": result.quiet}, ensure_ascii=False, indent=2))
+        print(json_text(tornado_answer(result, run, args.base)))
     elif args.format == "csv":
-        rows = [{"table": "range", **r} for r in result.rows] + [{"table": "unit", **r} for r in result.per_unit]
-        print(render(rows, ["table"] + result.columns, "csv"))
+        print(render(*tornado_table(result, run, args.base)[:2], "csv"))
     else:
-        base = ", ".join(f"{k} {v:.4g}" for k, v in result.base.items())
-        print(f"sensitivity of {result.outcome} under {args.base} ({base}), levers held from {from_year_of(args.from_year)}; "
-              f"run {run.run_id}")
-        print(render(result.rows, [c for c in result.columns if c not in ("title_en", "lever_unit")], "table"))
+        shown = tornado_answer(result, run, args.base)
+        base = ", ".join(f"{k} {v:.4g}" for k, v in shown["base"].items())
+        _say(f"sensitivity of {result.outcome} under {args.base} ({base}), levers held from {from_year_of(args.from_year)}; "
+             f"run {run.run_id}", args)
+        print(render(shown["rows"], [c for c in result.columns if c not in ("title_en", "lever_unit")], "table", wide=args.wide))
         print("\nmoved by one unit from the base path:")
-        print(render(result.per_unit, [c for c in result.unit_columns if c not in ("title_en", "lever_unit")], "table"))
+        print(render(shown["per_unit"], [c for c in result.unit_columns if c not in ("title_en", "lever_unit")], "table",
+                     wide=args.wide))
         if result.quiet:
-            print(f"\nlevers that do not act on {result.metric}: " + ", ".join(result.quiet))
+            _say(f"\nlevers that do not act on {result.metric}: " + ", ".join(result.quiet), args)
     return 0
 
 
@@ -341,32 +365,28 @@ COMPARE_TABLE_COLUMNS = {"forecasts": ["metric", "scenario", "period", "median_a
 
 def _compare(args) -> int:
     from smfcast.outputs.revisions import COLUMNS, TABLES, compare
+    from smfcast.outputs.tables import json_text
     store = _store(args)
     a, b = store.get(args.run_a), store.get(args.run_b)
     record = compare(store, a, b, args.metric, store.sources_for([a.run_id, b.run_id], args.data))
-    if args.format == "json":
-        import json
-        print(json.dumps(record, ensure_ascii=False, indent=2))
+    if args.format == "json" and not args.table:
+        print(json_text(record))  # the whole record, as `GET /v1/runs/A/compare/B` answers it
         return 0
-    tables = [args.table] if args.table else (["forecasts"] if args.format == "csv" else list(TABLES))
-    if args.format == "csv":
-        print(render(record[tables[0]], COLUMNS[tables[0]], "csv"))
+    if args.format != "table":  # one table, as `...?table=NAME` answers it (CSV: forecasts unless told)
+        table = args.table or "forecasts"
+        print(render(record[table], COLUMNS[table], args.format, {"run_id": b.run_id, "run_a": a.run_id, "run_b": b.run_id}))
         return 0
-    print(f"run {b.run_id} ({b.created}) against run {a.run_id} ({a.created}); changes are {b.run_id} minus {a.run_id}")
-    for name in tables:
+    _say(f"run {b.run_id} ({b.created}) against run {a.run_id} ({a.created}); changes are {b.run_id} minus {a.run_id}", args)
+    for name in [args.table] if args.table else TABLES:
         rows = record[name]
         empty = "none differ" if name in ("observations", "settings") else "no rows for these metrics"
         print(f"\n{name}: " + (f"{len(rows)} row(s)" if rows else empty))
         if rows:
-            print(render(rows, COMPARE_TABLE_COLUMNS.get(name, COLUMNS[name]), "table"))
+            print(render(rows, COLUMNS[name], "table", wide=args.wide, view=COMPARE_TABLE_COLUMNS.get(name)))
         if name == "observations":
             for note in record["observation_notes"]:
-                print(f"  note: {note}")
+                _say(f"  note: {note}", args)
     return 0
-
-
-SUMMARY_COLUMNS = ["series_id", "model", "windows", "points", "mae", "rmse", "mape", "smape", "mase", "coverage-80",
-                   "coverage-95", "width-95", "winkler-95", "msis", "crps"]
 
 
 def _backtest(args) -> int:
@@ -379,7 +399,7 @@ def _backtest(args) -> int:
     from smfcast.outputs.charts import backtest_chart
     from smfcast.registry.grid import regularize
     from smfcast.registry.series import UNFIT_QUALITIES
-    from smfcast.store.backtests import run_backtests
+    from smfcast.store.backtests import ROW_COLUMNS, SUMMARY_COLUMNS, backtest_table, run_backtests, stored_backtest
     from smfcast.store.requests import backtest_request
     request = backtest_request({"seed": args.seed, "h": args.h, "n_windows": args.n_windows, "step_size": args.step_size,
                                 "n_paths": args.paths, "metric": args.metric, "models": _models(args.models)},
@@ -387,7 +407,7 @@ def _backtest(args) -> int:
                                 "n_paths": "--paths", "models": "--models"})
     spec = request.spec
     reg = load_registry(args.data)
-    store = _store(args)
+    store = _store(args, write=True)
     bar = tqdm(total=sum(2 for m in reg.headlines if not request.metrics or m in request.metrics), desc="backtest", unit="series",
                disable=args.quiet, file=sys.stderr)
     with executor(args.engine, args.address) as ex:
@@ -395,39 +415,38 @@ def _backtest(args) -> int:
     bar.close()
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows, summary = result["rows"], result["summary"]
-    row_cols = ["series_id", "model", "cutoff", "horizon", "y", "mean", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
-    (out_dir / "backtest_rows.csv").write_text(csv_text(rows, row_cols), encoding="utf-8")
-    (out_dir / "backtest_summary.csv").write_text(csv_text(summary, ["metric"] + SUMMARY_COLUMNS), encoding="utf-8")
+    (out_dir / "backtest_rows.csv").write_text(csv_text(result["rows"], ROW_COLUMNS), encoding="utf-8")
+    (out_dir / "backtest_summary.csv").write_text(csv_text(result["summary"], SUMMARY_COLUMNS), encoding="utf-8")
     for res in results:
         if not res.rows:
             continue
         meta = reg.meta(res.series_id)
         obs = reg.observations(res.series_id, UNFIT_QUALITIES)
-        grid = [str(p) for p in regularize(obs, meta.transformer).periods]  # cutoffs index this grid
+        grid = [str(p) for p in regularize(obs, meta.transformer).periods]  # the periods cutoffs name
         png = backtest_chart(f"{res.series_id}: ensemble forecasts from each origin (80% band)", meta.unit,
                              [str(o.period) for o in obs], [o.value for o in obs], origins(res.rows, grid))
         (out_dir / f"backtest_{res.series_id}.png").write_bytes(png)
-    print(f"backtest {backtest_id}: h={spec.h}, n_windows={spec.n_windows}, step_size={spec.step_size}; "
-          f"CSV and charts in {out_dir}/, stored in {store.path}")
+    rows, columns, meta = backtest_table(stored_backtest(store, backtest_id), args.metric)  # as GET /v1/backtests?backtest=ID answers
+    if args.format != "table":
+        print(render(rows, columns, args.format, meta))
+        return 0
+    _say(f"backtest {backtest_id}: h={spec.h}, n_windows={spec.n_windows}, step_size={spec.step_size}; "
+         f"CSV and charts in {out_dir}/, stored in {store.path}", args)
     for res in results:
-        print(f"  {res.series_id}: {res.note}" + (f"; calibration {res.calibration.get(ENSEMBLE, {}).get('status')}" if res.rows else ""))
-    if args.format == "table":
-        print(render(summary, SUMMARY_COLUMNS, "table"))
-    else:
-        print(render(summary, ["metric"] + SUMMARY_COLUMNS, args.format))
+        status = res.calibration.get("status") if res.rows else None
+        note = res.note if res.note.startswith(res.series_id) else f"{res.series_id}: {res.note}"
+        _say(f"  {note}" + (f"; calibration {status}" if status else ""), args)
+    print(render(rows, columns, "table", wide=args.wide, view=[c for c in columns if c != "metric"], whole=("model",)))
+    _say("coverage-80, coverage-95: percent of the scored points inside the central band (nominal: 80 and 95)", args)
     return 0
 
-
-VALIDATE_COLUMNS = ["method", "series", "fallback", "smape", "mase", "coverage-80", "coverage-95", "msis", "msis-median", "msis-max",
-                    "width-95-median", "width-95-max", "seconds"]
 
 
 def _validate(args) -> int:
     import time
 
     from smfcast.engine.datasets import load_csv, load_dataset
-    from smfcast.engine.validate import validate
+    from smfcast.engine.validate import COLUMNS, validate
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
         raise InvalidInput(f"--models must be drawn from {', '.join(MEMBERS)}", "models")
@@ -440,12 +459,14 @@ def _validate(args) -> int:
     rows, info = validate(series, models, args.seed, args.procedure, args.engine, args.address, quiet=args.quiet)
     took = time.perf_counter() - started
     if args.format != "table":
-        print(render(rows, VALIDATE_COLUMNS, args.format))
+        meta = {"data": args.dataset or args.csv, "series": len(series), "procedure": args.procedure, "models": info["models"],
+                "seed": args.seed, "excluded": info["excluded"], "evidence": info["evidence"]}
+        print(render(rows, COLUMNS, args.format, meta))
         return 0
-    print(f"{args.dataset or args.csv}: {len(series)} series, procedure {args.procedure}, models {','.join(info['models'])}, "
-          f"{took:.0f} s wall; seconds = fitting time summed over series (one core), inner fits and backtests included; "
-          f"msis and width-95 are scaled by the in-sample naive error")
-    print(render(rows, VALIDATE_COLUMNS, "table"))
+    _say(f"{args.dataset or args.csv}: {len(series)} series, procedure {args.procedure}, models {','.join(info['models'])}, "
+         f"{took:.0f} s wall; seconds = fitting time summed over series (one core), inner fits and backtests included; "
+         f"msis and width-95 are scaled by the in-sample naive error; coverage in percent of the test points inside the band", args)
+    print(render(rows, COLUMNS, "table", wide=args.wide))
     print(f"fitting scales chosen: {', '.join(f'{k} {v}' for k, v in info['scales'].items())}")
     if info["excluded"]:
         print(f"left out of every row ({len(info['excluded'])}): " + "; ".join(f"{k} ({v})" for k, v in info["excluded"].items()))
@@ -474,38 +495,33 @@ def _validate(args) -> int:
 
 
 def _who() -> str:
-    """Who publishes from the command line: the login name (the API records the token's name)."""
-    import getpass
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
+    """Who publishes from the command line: `cli:` and $SMFCAST_USER, else the login name (the
+    API records the token's name), as the data commands record who changed the data."""
+    from smfcast.registry.intake import default_who
+    return "cli:" + default_who()
 
 
 def _runs(args) -> int:
+    from smfcast.outputs.run_tables import run_rows
     from smfcast.store.publications import COLUMNS
     store = _store(args)
     history = store.publication_history()
     if args.publications:
-        print(render(history, COLUMNS, args.format))
+        print(render(history, COLUMNS, args.format, {"run_id": store.published_id()}, wide=args.wide))
         return 0
-    runs = store.list()
-    if not runs:
+    rows, columns, meta = run_rows(store)
+    if args.format != "table":
+        print(render(rows, columns, args.format, meta))
+        return 0
+    if not rows:
         print("no run in the store yet; run `smfcast run` first")
         return 0
-    published, current = {}, store.published_id()
-    for p in history:  # newest first
-        published.setdefault(p["run_id"], p["published"])
-    rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"], "paths": r.config["n_paths"],
-             "scenarios": ",".join(r.scenarios), "published": ("current, " if r.run_id == current else "") + published.get(r.run_id, ""),
-             "libraries": r.libraries} for r in runs]
-    columns = ["run_id", "created", "version", "seed", "paths", "scenarios", "published"]
-    if args.format == "table":
-        print(render(rows, columns, "table"))
-        print("\npublications, newest first (`smfcast runs --publications` for the whole history):")
-        print(render(history[:10], [c for c in COLUMNS if c != "current"], "table"))
-    else:
-        print(render(rows, columns + (["libraries"] if args.format == "json" else []), args.format))
+    shown = [{**r, "published": ("current, " if r["run_id"] == meta["run_id"] else "") + (r["published"] or "")} for r in rows]
+    print(render(shown, columns, "table", wide=args.wide, view=["run_id", "created", "version", "seed", "n_paths", "scenarios",
+                                                                 "published"]))
+    _say(f"\npublished: {meta['run_id']} (requests that name no run get it); publications, newest first "
+         "(`smfcast runs --publications` for the whole history):", args)
+    print(render(history[:10], COLUMNS, "table", wide=args.wide))
     return 0
 
 
@@ -521,7 +537,7 @@ def _worker(args) -> int:
 
     from smfcast.store.queue import open_queue
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [worker %(process)d] %(levelname)s %(name)s: %(message)s")
-    queue = open_queue(_store(args).path)
+    queue = open_queue(_store(args, write=True).path)
     if args.drain:
         print(f"ran {queue.drain()} queued job(s)")
         return 0
@@ -532,7 +548,7 @@ def _worker(args) -> int:
 def _serve(args) -> int:
     from smfcast.api.server import refuse_exposed, serve
     refuse_exposed(args.host)
-    store = _store(args)
+    store = _store(args, write=True)
     if store.latest() is None:
         print(f"smfcast: no run in {store.path} yet; computing the first run before serving ...", file=sys.stderr, flush=True)
         args.seed, args.paths, args.models, args.engine, args.address = SEED, N_PATHS, None, "local", None
@@ -542,177 +558,210 @@ def _serve(args) -> int:
     return serve(args.host, args.port, args.workers, store.path.resolve())
 
 
+def _output(p: argparse.ArgumentParser) -> None:
+    """How a command answers: a plain-text table, or the API's JSON object or CSV for the same query."""
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="one of %(choices)s: a table to read, the JSON object the API answers, or its CSV (default: %(default)s)")
+    p.add_argument("--wide", action="store_true",
+                   help=f"print plain-text tables whole (default: %(default)s: fitted to {WIDTH} columns, long text cut)")
+
+
+def _run_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default=None, help="the run to read, by id (default: the published run)")
+
+
 def _question(p: argparse.ArgumentParser, target_help: str, metric_help: str) -> None:
     """What a decision tool is asked about: a target, or a metric in a year."""
-    p.add_argument("--target", default=None, help=target_help)
-    p.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help=metric_help)
-    p.add_argument("--year", type=int, default=None)
+    p.add_argument("--target", default=None, help=target_help + " (default: none; give it or --metric and --year)")
+    p.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help=metric_help + ": one of %(choices)s (default: none)")
+    p.add_argument("--year", type=int, default=None, help="with --metric: a forecast year, such as 2028 (default: none)")
 
 
 def _scenario_run_format(p: argparse.ArgumentParser, from_year_help: str) -> None:
     """Where a decision tool starts (base scenario, year, run) and how it answers."""
-    p.add_argument("--base", default="baseline", help="base scenario (default baseline)")
+    p.add_argument("--base", default="baseline", help="the preset scenario the other levers follow (default: %(default)s)")
     p.add_argument("--from-year", type=int, default=None, help=from_year_help)
-    p.add_argument("--run", default=None)
-    p.add_argument("--format", choices=FORMATS, default="table")
+    _run_option(p)
+    _output(p)
+
+
+def _engine(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help=f"{what}: one of %(choices)s (local processes, one process, or a Dask scheduler; default: %(default)s)")
+    p.add_argument("--address", default=None, help="with --engine dask: the scheduler, such as tcp://HOST:8786 (default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="smfcast", description="Forecasts and policy scenarios for small and micro-enterprise finance in Qinghai.")
     p.add_argument("--version", action="version", version=f"smfcast {__version__}")
-    p.add_argument("--data", default=None, help="data directory (default: $SMFCAST_DATA or the repository's data/)")
-    p.add_argument("--store", default=None, help="run store (default: $SMFCAST_STORE or var/smfcast.sqlite)")
+    p.add_argument("--data", default=None,
+                   help="the data registry folder (default: $SMFCAST_DATA, else the per-user folder once a write made it, "
+                        "else the shipped copy)")
+    p.add_argument("--store", default=None, help="the run store, an SQLite file (default: $SMFCAST_STORE, else var/smfcast.sqlite)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     data = sub.add_parser("data", help="check, show and change the data registry (every change logged, revertible)")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    for name, func, positional, about in (("check", _data_check, (), "validate the registry and list every series"),
-                                          ("show", _data_show, ("series_id",), "print a series' observations with their sources")):
-        reader = data_sub.add_parser(name, help=about)
-        for arg in positional:
-            reader.add_argument(arg)
-        reader.add_argument("--format", choices=FORMATS, default="table")
-        reader.set_defaults(func=func)
+    check = data_sub.add_parser("check", help="validate the registry and list every series")
+    _output(check)
+    check.set_defaults(func=_data_check)
+    show = data_sub.add_parser("show", help="print a series' observations with their sources")
+    show.add_argument("series_id", help="a series id (`smfcast data check` lists them)")
+    _output(show)
+    show.set_defaults(func=_data_show)
     from smfcast.cli_data import register
-    register(data_sub, _Parser)  # add, import, template, source add, series add, history, revert
+    register(data_sub, _Parser, _output)  # add, import, template, source add, series add, history, revert
 
     run = sub.add_parser("run", help="fit every headline metric with every model and store an immutable run")
-    run.add_argument("--seed", type=int, default=SEED)
-    run.add_argument("--paths", type=int, default=N_PATHS, help=f"sample paths per model (default {N_PATHS})")
-    run.add_argument("--models", default=None, help=f"comma-separated members (default: {','.join(MEMBERS)})")
-    run.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
-                     help="where the metrics are fitted: local processes (default), serial, or a Dask scheduler")
-    run.add_argument("--address", default=None, help="Dask scheduler address for --engine dask")
-    run.add_argument("--publish", action="store_true", help="publish the run: requests that name no run get it")
-    run.add_argument("--reason", default=None, help="with --publish: why, for the publication history")
+    run.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
+    run.add_argument("--paths", type=int, default=N_PATHS, help="sample paths per model (default: %(default)s)")
+    run.add_argument("--models", default=None, help=f"comma-separated members to fit (default: all, {','.join(MEMBERS)})")
+    _engine(run, "where the metrics are fitted")
+    run.add_argument("--publish", action="store_true", help="publish the run: requests that name no run get it (default: %(default)s)")
+    run.add_argument("--reason", default=None, help="with --publish: why, for the publication history (default: none)")
+    run.add_argument("--wide", action="store_true", help=f"print the summary table whole (default: %(default)s: fitted to {WIDTH} columns)")
     run.set_defaults(func=_run)
 
     pub = sub.add_parser("publish", help="publish a stored run: requests that name no run (live links) get it from now on")
-    pub.add_argument("run_id")
-    pub.add_argument("--reason", default=None, help="why, for the publication history")
+    pub.add_argument("run_id", help="a stored run's id (`smfcast runs` lists them)")
+    pub.add_argument("--reason", default=None, help="why, for the publication history (default: none)")
     pub.set_defaults(func=_publish)
 
-    fc = sub.add_parser("forecast", help="bands of a headline metric or a marked series from a stored run, "
+    fc = sub.add_parser("forecast", help="bands of headline metrics or marked series from a stored run (as GET /v1/forecasts), "
                                          "or of the series in your own long file (--csv FILE --h H)")
-    fc.add_argument("--metric", default=None, choices=HEADLINE_METRICS, help="a headline metric of the run")
-    fc.add_argument("--series", default=None, help="a series the run forecast because it is marked (`data series add --forecast`)")
+    fc.add_argument("--metric", action="append", default=None, choices=HEADLINE_METRICS,
+                    help="a headline metric of the run, one of %(choices)s; repeatable (default: none)")
+    fc.add_argument("--series", action="append", default=None,
+                    help="a series the run forecast because it is marked (`data series add --forecast`); repeatable or "
+                         "comma-separated (default: none)")
     fc.add_argument("--csv", default=None, metavar="FILE",
-                    help="a long .csv or .xlsx file (series_id or unique_id, period or ds, value or y) to forecast now")
-    fc.add_argument("--h", type=int, default=None, help="with --csv: periods to forecast")
-    fc.add_argument("-o", "--output", default=None, help="with --csv: write the rows to a .csv or .xlsx file instead of printing them")
-    fc.add_argument("--model", default=ENSEMBLE,
-                    help=f"{ENSEMBLE} (default) or a member ({', '.join(MEMBERS)}); with --csv also 'all' for every member")
-    fc.add_argument("--scenario", default="baseline", help="a preset scenario of the run (default baseline)")
-    fc.add_argument("--level", default=_LEVELS, help=f"central band levels in percent (default {_LEVELS})")
-    fc.add_argument("--run", default=None, help="run id (default: the published run)")
-    fc.add_argument("--history", action="store_true", help="include the observed history")
-    fc.add_argument("--scenario-file", default=None, help="a custom scenario (TOML or JSON: base + lever overrides)")
-    fc.add_argument("--models", default=None, help=f"with --csv: comma-separated members to fit (default: {','.join(MEMBERS)})")
+                    help="a long .csv or .xlsx file (series_id or unique_id, period or ds, value or y) to forecast now (default: none)")
+    fc.add_argument("--h", type=int, default=None, help="with --csv: periods to forecast (default: none; required with --csv)")
+    fc.add_argument("-o", "--output", default=None,
+                    help="with --csv: write the rows to this .csv or .xlsx file instead of printing them (default: print)")
+    fc.add_argument("--model", default=ENSEMBLE, choices=_MODELS + ("all",),
+                    help="the ensemble or one member, one of %(choices)s; 'all' (every member) with --csv only (default: %(default)s)")
+    fc.add_argument("--scenario", action="append", default=None,
+                    help="preset scenario(s) of the run, repeatable or comma-separated, or 'all' for every preset (default: baseline)")
+    fc.add_argument("--level", default=_LEVELS, help="central band levels in percent, comma-separated (default: %(default)s)")
+    _run_option(fc)
+    fc.add_argument("--history", action="store_true", help="include the observed history (default: %(default)s)")
+    fc.add_argument("--scenario-file", default=None,
+                    help="a custom scenario, a TOML or JSON file: base + lever overrides (default: none)")
+    fc.add_argument("--models", default=None, help=f"with --csv: comma-separated members to fit (default: all, {','.join(MEMBERS)})")
     fc.add_argument("--paths", type=int, default=None,
-                    help="with --csv: sample paths per member (default 2000 on each series' own evidence, 500 pooled)")
-    fc.add_argument("--seed", type=int, default=SEED, help=f"with --csv: random seed (default {SEED})")
+                    help="with --csv: sample paths per member (default: 2000 on each series' own evidence, 500 pooled)")
+    fc.add_argument("--seed", type=int, default=SEED, help="with --csv: random seed (default: %(default)s)")
     fc.add_argument("--evidence", choices=("auto", "own", "pooled"), default="auto",
-                    help="with --csv: what learns the ensemble: each series' own backtest, or held-back forecasts pooled "
-                         "across the series (default auto: pooled from 10 series on)")
-    fc.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
-                    help="with --csv: where the series are fitted (default local processes)")
-    fc.add_argument("--address", default=None, help="with --engine dask: the scheduler, e.g. tcp://HOST:8786")
-    fc.add_argument("--quiet", action="store_true", help="with --csv: no progress bar")
-    fc.add_argument("--format", choices=FORMATS, default="table", help="table (default), json or csv")
+                    help="with --csv: what learns the ensemble, one of %(choices)s: each series' own backtest, or held-back "
+                         "forecasts pooled across the series (default: %(default)s, pooled from 10 series on)")
+    _engine(fc, "with --csv: where the series are fitted")
+    fc.add_argument("--quiet", action="store_true", help="with --csv: no progress bar (default: %(default)s)")
+    _output(fc)
     fc.set_defaults(func=_forecast)
 
     ex = sub.add_parser("export", help="write a run as an XLSX workbook or a long CSV for spreadsheets")
-    ex.add_argument("--format", choices=("xlsx", "csv"), default=None, help="default: csv for a .csv file name, else xlsx")
-    ex.add_argument("-o", "--output", required=True, help="file to write")
-    ex.add_argument("--run", default=None, help="run id (default: the published run)")
-    ex.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")
-    ex.add_argument("--scenario", action="append", help="repeatable (default: every preset)")
-    ex.add_argument("--model", default=ENSEMBLE)
-    ex.add_argument("--level", default=_LEVELS, help=f"central band levels in percent (default {_LEVELS})")
-    ex.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte-order mark for Excel")
-    ex.add_argument("--sensitivity", action="store_true", help="XLSX: add a sensitivity sheet (a tornado per target and metric)")
-    ex.add_argument("--compare", default=None, metavar="RUN", help="XLSX: add a revisions sheet against this earlier run")
+    ex.add_argument("--format", choices=("xlsx", "csv"), default=None,
+                    help="one of %(choices)s (default: csv for a .csv file name, else xlsx)")
+    ex.add_argument("-o", "--output", required=True, help="the file to write (required)")
+    _run_option(ex)
+    ex.add_argument("--metric", action="append", choices=HEADLINE_METRICS,
+                    help="one of %(choices)s; repeatable (default: every metric, and the marked series)")
+    ex.add_argument("--scenario", action="append",
+                    help="preset scenario(s), repeatable or comma-separated (default: every preset)")
+    ex.add_argument("--model", default=ENSEMBLE, choices=_MODELS, help="one of %(choices)s (default: %(default)s)")
+    ex.add_argument("--level", default=_LEVELS, help="central band levels in percent, comma-separated (default: %(default)s)")
+    ex.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 byte-order mark for Excel (default: %(default)s)")
+    ex.add_argument("--sensitivity", action="store_true",
+                    help="XLSX: add a sensitivity sheet, a tornado per target and metric (default: %(default)s)")
+    ex.add_argument("--compare", default=None, metavar="RUN",
+                    help="XLSX: add a revisions sheet against this earlier run (default: none)")
     ex.set_defaults(func=_export)
 
     tg = sub.add_parser("targets", help="probability that each policy target is met, per scenario")
-    tg.add_argument("--scenario", default=None, help="one scenario (default: every preset)")
-    tg.add_argument("--model", default=ENSEMBLE)
-    tg.add_argument("--run", default=None)
-    tg.add_argument("--format", choices=FORMATS, default="table")
+    tg.add_argument("--scenario", action="append", default=None,
+                    help="preset scenario(s), repeatable or comma-separated (default: every preset)")
+    tg.add_argument("--model", default=ENSEMBLE, choices=_MODELS, help="one of %(choices)s (default: %(default)s)")
+    _run_option(tg)
+    _output(tg)
     tg.set_defaults(func=_targets)
 
     gs = sub.add_parser("goal-seek", help="the lever value at which a target is met with a given probability (or a median is reached)")
     _question(gs, "target id (see `smfcast targets`)", "with --year and --median: seek a median instead")
-    gs.add_argument("--lever", required=True, help="lever id (see GET /v1/levers)")
-    gs.add_argument("--probability", type=float, default=None, help="P(target met) to reach, in (0, 1)")
-    gs.add_argument("--median", type=float, default=None, help="the median to reach (with --metric and --year)")
-    _scenario_run_format(gs, "hold the lever from this year on (default 2026)")
+    gs.add_argument("--lever", required=True, help="lever id, see GET /v1/levers (required)")
+    gs.add_argument("--probability", type=float, default=None, help="with --target: P(target met) to reach, in (0, 1) (default: none)")
+    gs.add_argument("--median", type=float, default=None, help="the median to reach, with --metric and --year (default: none)")
+    _scenario_run_format(gs, "hold the lever from this year on (default: 2026)")
     gs.set_defaults(func=_goal_seek)
 
     se = sub.add_parser("sensitivity", help="each lever at the ends of its range and moved by one unit: a tornado")
     _question(se, "target id: the change in P(target met)", "with --year: the change in the median and 80%% band")
-    _scenario_run_format(se, "levers moved from this year on (default 2026)")
+    _scenario_run_format(se, "levers moved from this year on (default: 2026)")
     se.set_defaults(func=_sensitivity)
 
     cp = sub.add_parser("compare", help="what changed between two runs (B minus A) and why")
-    cp.add_argument("run_a")
-    cp.add_argument("run_b")
-    cp.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="repeatable (default: every metric)")
+    cp.add_argument("run_a", help="the earlier run's id")
+    cp.add_argument("run_b", help="the later run's id")
+    cp.add_argument("--metric", action="append", choices=HEADLINE_METRICS, help="one of %(choices)s; repeatable (default: every metric)")
     cp.add_argument("--table", choices=("forecasts", "targets", "observations", "settings"), default=None,
-                    help="one table only (CSV prints forecasts unless told)")
-    cp.add_argument("--format", choices=FORMATS, default="table")
+                    help="one table only, one of %(choices)s (default: every table; CSV: forecasts)")
+    _output(cp)
     cp.set_defaults(func=_compare)
 
     bt = sub.add_parser("backtest", help="rolling-origin backtests of the series behind each headline metric")
-    bt.add_argument("--metric", choices=HEADLINE_METRICS, default=None)
-    bt.add_argument("--models", default=None, help="comma-separated members (default: all)")
-    bt.add_argument("--h", type=int, default=BACKTEST["h"], help=f"steps ahead per window (default {BACKTEST['h']})")
-    bt.add_argument("--n-windows", type=int, default=BACKTEST["n_windows"])
-    bt.add_argument("--step-size", type=int, default=BACKTEST["step_size"])
-    bt.add_argument("--paths", type=int, default=BACKTEST["n_paths"], help=f"sample paths per model (default {BACKTEST['n_paths']})")
-    bt.add_argument("--seed", type=int, default=SEED)
-    bt.add_argument("--engine", default="local", help="local (process pool), serial, or dask")
-    bt.add_argument("--address", default=None, help="Dask scheduler, e.g. tcp://HOST:8786 (with --engine dask)")
-    bt.add_argument("-o", "--output", default="var/backtests", help="directory for CSV and PNG output")
-    bt.add_argument("--quiet", action="store_true", help="no progress bar")
-    bt.add_argument("--format", choices=FORMATS, default="table")
+    bt.add_argument("--metric", choices=HEADLINE_METRICS, default=None, help="one of %(choices)s (default: every metric)")
+    bt.add_argument("--models", default=None, help=f"comma-separated members (default: all, {','.join(MEMBERS)})")
+    bt.add_argument("--h", type=int, default=BACKTEST["h"], help="steps ahead per window (default: %(default)s)")
+    bt.add_argument("--n-windows", type=int, default=BACKTEST["n_windows"], help="forecast origins per series (default: %(default)s)")
+    bt.add_argument("--step-size", type=int, default=BACKTEST["step_size"], help="periods between origins (default: %(default)s)")
+    bt.add_argument("--paths", type=int, default=BACKTEST["n_paths"], help="sample paths per model (default: %(default)s)")
+    bt.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
+    _engine(bt, "where the series are fitted")
+    bt.add_argument("-o", "--output", default="var/backtests", help="directory for the CSV and PNG files (default: %(default)s)")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar (default: %(default)s)")
+    _output(bt)
     bt.set_defaults(func=_backtest)
 
     va = sub.add_parser("validate", help="score the models on competition data (M3) or any long CSV")
     va.add_argument("--dataset", choices=list(DATASETS), default=None,
-                    help="competition data (M3, M1, tourism; yearly or quarterly), split as the competition did")
-    va.add_argument("--csv", default=None, help="long file with series_id, period, value")
-    va.add_argument("--h", type=int, default=None, help="points held out per series (with --csv)")
-    va.add_argument("--limit", type=int, default=None, help="only the first N series")
-    va.add_argument("--models", default=None)
-    va.add_argument("--seed", type=int, default=SEED)
+                    help="competition data, split as the competition did: one of %(choices)s (default: none; or --csv)")
+    va.add_argument("--csv", default=None, help="a long file with series_id, period, value (default: none; or --dataset)")
+    va.add_argument("--h", type=int, default=None, help="with --csv: points held out per series (default: none; required with --csv)")
+    va.add_argument("--limit", type=int, default=None, help="only the first N series (default: every series)")
+    va.add_argument("--models", default=None, help=f"comma-separated members (default: all, {','.join(MEMBERS)})")
+    va.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
     va.add_argument("--procedure", choices=["pooled", "run"], default="pooled",
-                    help="pooled: weights and calibration learned across series (default); run: each series on its own, as runs do")
-    va.add_argument("--engine", default="local")
-    va.add_argument("--address", default=None)
-    va.add_argument("--quiet", action="store_true")
-    va.add_argument("--format", choices=FORMATS, default="table")
+                    help="one of %(choices)s: pooled learns weights and calibration across series; run fits each series on its "
+                         "own, as runs do (default: %(default)s)")
+    _engine(va, "where the series are fitted")
+    va.add_argument("--quiet", action="store_true", help="no progress bar (default: %(default)s)")
+    _output(va)
     va.set_defaults(func=_validate)
 
     runs = sub.add_parser("runs", help="list the stored runs, newest first, and the publications")
-    runs.add_argument("--publications", action="store_true", help="print the whole publication history instead")
-    runs.add_argument("--format", choices=FORMATS, default="table")
+    runs.add_argument("--publications", action="store_true", help="print the whole publication history instead (default: %(default)s)")
+    _output(runs)
     runs.set_defaults(func=_runs)
 
     wk = sub.add_parser("worker", help="run queued refits and backtests (`smfcast serve` starts one)")
     wk.add_argument("--workers", type=int, default=env_number("SMFCAST_QUEUE_WORKERS", 1, 1, whole=True),
-                    help="jobs at a time (default 1; more run in processes of their own)")
+                    help="jobs at a time; more than one run in processes of their own (default: %(default)s, or $SMFCAST_QUEUE_WORKERS)")
     wk.add_argument("--nice", type=int, default=env_number("SMFCAST_WORKER_NICE", 19, 0, whole=True),
-                    help="CPU niceness added to the worker, so HTTP answers come first (default 19, the lowest priority)")
+                    help="CPU niceness added to the worker, so HTTP answers come first (default: %(default)s, or "
+                         "$SMFCAST_WORKER_NICE; 19 is the lowest priority)")
     wk.add_argument("--no-idle", action="store_true", default=os.environ.get("SMFCAST_WORKER_IDLE") == "0",
-                    help="compute jobs at the worker's niceness instead of on idle CPU only (Linux SCHED_IDLE; the default)")
-    wk.add_argument("--drain", action="store_true", help="run what is queued now, then exit")
+                    help="compute jobs at the worker's niceness instead of on idle CPU only (Linux SCHED_IDLE) (default: %(default)s, "
+                         "True when $SMFCAST_WORKER_IDLE is 0)")
+    wk.add_argument("--drain", action="store_true", help="run what is queued now, then exit (default: %(default)s)")
     wk.set_defaults(func=_worker)
 
     serve = sub.add_parser("serve", help="run the HTTP API under gunicorn, with the job worker")
-    serve.add_argument("--host", default=os.environ.get("SMFCAST_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=env_number("SMFCAST_PORT", 8000, 1, whole=True))
-    serve.add_argument("--workers", type=int, default=env_number("SMFCAST_WORKERS", 2, 1, whole=True))
+    serve.add_argument("--host", default=os.environ.get("SMFCAST_HOST", "127.0.0.1"),
+                       help="address to listen on (default: %(default)s, or $SMFCAST_HOST)")
+    serve.add_argument("--port", type=int, default=env_number("SMFCAST_PORT", 8000, 1, whole=True),
+                       help="port to listen on (default: %(default)s, or $SMFCAST_PORT)")
+    serve.add_argument("--workers", type=int, default=env_number("SMFCAST_WORKERS", 2, 1, whole=True),
+                       help="gunicorn worker processes (default: %(default)s, or $SMFCAST_WORKERS)")
     serve.set_defaults(func=_serve)
     return p
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from smfcast.errors import InvalidInput
-from smfcast.outputs.tables import FORMATS, render
+from smfcast.outputs.tables import render
 from smfcast.registry import changes, intake
 from smfcast.registry.intake import NewObservation, NewSeries, NewSource, Origin
 from smfcast.registry.location import default_data_dir, writable_data_dir
@@ -93,6 +93,7 @@ def _template(args) -> int:
 
 
 def _history(args) -> int:
+    """The change log as `GET /v1/series/{id}/history` answers it (for one series, or all)."""
     entries = changes.read_log(_dir(args, write=False))
     if args.series_id and not any(e["series_id"] == args.series_id for e in entries):
         load_registry(args.data).meta(args.series_id)  # an unknown series is an error; a known one may have no change yet
@@ -101,7 +102,7 @@ def _history(args) -> int:
         print(f"no change logged{' for ' + args.series_id if args.series_id else ''}: "
               "the data are as compiled (see `smfcast data show`)")
         return 0
-    print(render(rows, changes.HISTORY_COLUMNS, args.format))
+    print(render(rows, changes.HISTORY_COLUMNS, args.format, {"series_id": args.series_id, "log": changes.LOG}, wide=args.wide))
     return 0
 
 
@@ -110,10 +111,10 @@ def _revert(args) -> int:
     return 0
 
 
-def _writer(parser, func, reason_help: str = "why (kept in the change log)") -> None:
+def _writer(parser, func, reason_help: str = "why, kept in the change log (default: none)") -> None:
     """What every command that changes the registry also takes: why, and who (for the change log)."""
     parser.add_argument("--reason", default=None, help=reason_help)
-    parser.add_argument("--who", default=None, help="who makes the change (default: cli:$SMFCAST_USER or the login name)")
+    parser.add_argument("--who", default=None, help="who makes the change (default: cli:$SMFCAST_USER, else cli: and the login name)")
     parser.set_defaults(func=func)
 
 
@@ -124,58 +125,61 @@ def _add_command(data_sub, parser_class, group: str, command_help: str):
     return commands.add_parser("add", help=command_help)
 
 
-def register(data_sub, parser_class) -> None:
-    """Add the registry-changing commands under `smfcast data`."""
+def register(data_sub, parser_class, output) -> None:
+    """Add the registry-changing commands under `smfcast data`; `output(parser)` adds --format and --wide."""
     add = data_sub.add_parser("add", help="add (or with --revise, revise) one observation with its source and grade")
-    add.add_argument("series_id")
+    add.add_argument("series_id", help="the series (`smfcast data check` lists them)")
     add.add_argument("period", help="2024 (year-end), 2024Q4 (quarter-end) or 2024-12 (month-end)")
     add.add_argument("value", help="the figure in the series' unit, as published")
-    add.add_argument("--source", required=True, help="source id (add a new one first: smfcast data source add)")
-    add.add_argument("--quality", required=True, choices=QUALITIES, help="grade of the figure")
-    add.add_argument("--note", default=None, help="required for derived rows: the formula")
-    add.add_argument("--revise", action="store_true", help="replace a value already recorded (the old one stays in the history)")
+    add.add_argument("--source", required=True, help="source id (required; add a new one first: smfcast data source add)")
+    add.add_argument("--quality", required=True, choices=QUALITIES, help="grade of the figure, one of %(choices)s (required)")
+    add.add_argument("--note", default=None, help="required for derived rows: the formula (default: none)")
+    add.add_argument("--revise", action="store_true",
+                     help="replace a value already recorded; the old one stays in the history (default: %(default)s)")
     _writer(add, _add)
 
     sadd = _add_command(data_sub, parser_class, "source", "add a source: who published what, where, in which words")
     sadd.add_argument("source_id", help="a new id: letters, digits, '_' and '-'")
-    sadd.add_argument("--publisher", required=True)
-    sadd.add_argument("--title", required=True, help="the document or release")
-    sadd.add_argument("--url", default=None)
-    sadd.add_argument("--quote", required=True, help="the sentence the figure was read from, verbatim")
+    sadd.add_argument("--publisher", required=True, help="who published it (required)")
+    sadd.add_argument("--title", required=True, help="the document or release (required)")
+    sadd.add_argument("--url", default=None, help="where it is, http:// or https:// (default: none)")
+    sadd.add_argument("--quote", required=True, help="the sentence the figure was read from, verbatim (required)")
     _writer(sadd, _source_add)
 
     radd = _add_command(data_sub, parser_class, "series", "add a series (and optionally make it a headline metric's series)")
     radd.add_argument("series_id", help="a new id: letters, digits, '_' and '-'")
-    radd.add_argument("--title-en", required=True)
-    radd.add_argument("--title-zh", required=True)
-    radd.add_argument("--region", required=True, help="QH for Qinghai, CN for China, QH-Xining for a city ...")
-    radd.add_argument("--unit", required=True, help="100m_cny (亿元), trillion_cny (万亿元), percent, or another")
-    radd.add_argument("--frequency", required=True, help=f"one of {', '.join(FREQUENCIES)}")
-    radd.add_argument("--bounds", required=True, help="lower,upper: the values the series can take, e.g. 0,100")
-    radd.add_argument("--transform", required=True, help=f"one of {', '.join(TRANSFORMS)} (log for balances, logit for shares)")
-    radd.add_argument("--national", default=None, help="the national counterpart a short provincial series leans on")
-    radd.add_argument("--definition", default=None)
-    radd.add_argument("--headline", default=None, choices=HEADLINE_METRICS, help="publish this headline metric from the new series")
+    radd.add_argument("--title-en", required=True, help="the English title (required)")
+    radd.add_argument("--title-zh", required=True, help="the Chinese title (required)")
+    radd.add_argument("--region", required=True, help="QH for Qinghai, CN for China, QH-Xining for a city ... (required)")
+    radd.add_argument("--unit", required=True, help="100m_cny (亿元), trillion_cny (万亿元), percent, or another (required)")
+    radd.add_argument("--frequency", required=True, help=f"one of {', '.join(FREQUENCIES)} (required)")
+    radd.add_argument("--bounds", required=True, help="lower,upper: the values the series can take, such as 0,100 (required)")
+    radd.add_argument("--transform", required=True,
+                      help=f"one of {', '.join(TRANSFORMS)}: log for balances, logit for shares (required)")
+    radd.add_argument("--national", default=None, help="the national counterpart a short provincial series leans on (default: none)")
+    radd.add_argument("--definition", default=None, help="what the series counts, in words (default: none)")
+    radd.add_argument("--headline", default=None, choices=HEADLINE_METRICS,
+                      help="publish this headline metric from the new series, one of %(choices)s (default: none)")
     radd.add_argument("--forecast", action="store_true",
-                      help="every run forecasts the series (served at GET /v1/forecasts?series=ID; default: not forecast)")
+                      help="every run forecasts the series, served at GET /v1/forecasts?series=ID (default: %(default)s)")
     _writer(radd, _series_add)
 
     imp = data_sub.add_parser("import", help="add many observations (and their new sources) from a .csv or .xlsx file")
     imp.add_argument("file", help="CSV with the columns of observations.csv (and optionally publisher,title,url,quote), "
                                   "or the workbook of `smfcast data template`")
-    imp.add_argument("--revise", action="store_true", help="let rows replace values already recorded")
-    imp.add_argument("--check", action="store_true", help="validate only; write nothing")
-    _writer(imp, _import, "why (default: the file's name)")
+    imp.add_argument("--revise", action="store_true", help="let rows replace values already recorded (default: %(default)s)")
+    imp.add_argument("--check", action="store_true", help="validate only; write nothing (default: %(default)s)")
+    _writer(imp, _import, "why, kept in the change log (default: the file's name)")
 
     tpl = data_sub.add_parser("template", help="write the XLSX template for `smfcast data import`")
-    tpl.add_argument("-o", "--output", required=True, help="the .xlsx file to write")
+    tpl.add_argument("-o", "--output", required=True, help="the .xlsx file to write (required)")
     tpl.set_defaults(func=_template)
 
     hist = data_sub.add_parser("history", help="the change log, newest first (for one series, or all)")
-    hist.add_argument("series_id", nargs="?", default=None)
-    hist.add_argument("--format", choices=FORMATS, default="table")
+    hist.add_argument("series_id", nargs="?", default=None, help="one series (default: every change)")
+    output(hist)
     hist.set_defaults(func=_history)
 
     rev = data_sub.add_parser("revert", help="undo a change (as a new change, logged); the old text comes back byte for byte")
-    rev.add_argument("change_id")
+    rev.add_argument("change_id", help="the change to undo (`smfcast data history` lists them)")
     _writer(rev, _revert)

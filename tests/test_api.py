@@ -9,9 +9,16 @@ import re
 import numpy as np
 import pytest
 
+from smfcast.defaults import rounded
 from smfcast.errors import InvalidInput
 
 PROBLEM = "application/problem+json"
+
+
+def _ahead(period: str, steps: int) -> str:
+    """The quarter `steps` after `period` (such as 2023Q2)."""
+    quarter = int(period[-1]) - 1 + steps
+    return f"{int(period[:4]) + quarter // 4}Q{quarter % 4 + 1}"
 
 
 def _csv(resp) -> list[dict]:
@@ -62,9 +69,10 @@ def test_forecast_json_bands_are_the_runs_paths_read_off(client, small_store, sm
         rows = [r for r in body["rows"] if r["kind"] == "forecast"]
         assert [r["period"] for r in rows][-5:] == ["2026", "2027", "2028", "2029", "2030"]
         natural = small_run.transform(metric).inverse(small_store.paths(small_run.run_id, metric, "ensemble", "adverse"))
-        np.testing.assert_allclose([r["lo-95"] for r in rows], np.percentile(natural, 2.5, axis=0), rtol=1e-12)
-        np.testing.assert_allclose([r["median"] for r in rows], np.median(natural, axis=0), rtol=1e-12)
-        np.testing.assert_allclose([r["hi-80"] for r in rows], np.percentile(natural, 90, axis=0), rtol=1e-12)
+        # read off the paths, at the answers' precision (6 significant digits: no float noise)
+        assert [r["lo-95"] for r in rows] == [rounded(v) for v in np.percentile(natural, 2.5, axis=0)]
+        assert [r["median"] for r in rows] == [rounded(v) for v in np.median(natural, axis=0)]
+        assert [r["hi-80"] for r in rows] == [rounded(v) for v in np.percentile(natural, 90, axis=0)]
 
 
 def test_forecast_levels_and_history(client):
@@ -359,11 +367,18 @@ def test_backtests_rerun_by_post_then_read_by_get(client):
     assert body["backtest_id"] == bt_id and {r["model"] for r in body["rows"]} >= {"ets", "ensemble", "ensemble-calibrated"}
     rows = _csv(client.get(f"/v1/backtests?backtest={bt_id}&detail=rows&format=csv"))
     assert {"cutoff", "horizon", "y", "median"} <= set(rows[0])
-    # each summary coverage is the share of its rows whose outcome fell inside the 95% band
+    # each summary coverage is the percent of its rows whose outcome fell inside the 95% band
     for s in body["rows"]:
         mine = [r for r in rows if r["model"] == s["model"] and r["series_id"] == s["series_id"]]
         inside = [float(r["lo-95"]) <= float(r["y"]) <= float(r["hi-95"]) for r in mine]
-        assert s["coverage-95"] == pytest.approx(sum(inside) / len(inside))
+        assert s["coverage-95"] == rounded(100 * sum(inside) / len(inside))
+    # a window's cutoff is the period of its last training point; y the value as recorded
+    from smfcast.registry.series import load_registry
+    from tests.conftest import DATA
+    recorded = {str(o.period): o.value for o in load_registry(DATA).observations("cn_bank_npl_ratio")}
+    national = [r for r in rows if r["series_id"] == "cn_bank_npl_ratio"]
+    assert national and all(re.fullmatch(r"\d{4}Q[1-4]", r["cutoff"]) for r in national)
+    assert all(float(r["y"]) == recorded[_ahead(r["cutoff"], int(r["horizon"]))] for r in national)
 
 
 def test_a_broken_token_file_is_the_operators_problem_not_the_clients(small_store, tmp_path, monkeypatch):

@@ -64,7 +64,7 @@ def test_json_rows_with_their_source_are_added_and_logged(client, data):
     point = next(o for o in load_registry(data).observations("qh_green_loan_share") if str(o.period) == "2024Q4")
     assert (point.value, point.quality) == (25.82, "derived")
     history = client.get("/v1/series/qh_green_loan_share/history").get_json()
-    assert [(r["change_id"], r["action"], r["new_value"], r["reason"]) for r in history["rows"]] == [("1", "add", "25.82", "H1-2025 release")]
+    assert [(r["change_id"], r["action"], r["new_value"], r["reason"]) for r in history["rows"]] == [("1", "add", 25.82, "H1-2025 release")]
     assert history["rows"][0]["who"].startswith("api")  # and the token's name where tokens are named
     again = client.post("/v1/observations", json={"rows": [GREEN_ROW], "sources": [GREEN_SOURCE]}, headers=AUTH)
     assert again.status_code == 200 and again.get_json()["unchanged"] == 1 and again.get_json()["change_id"] is None
@@ -81,7 +81,7 @@ def test_a_revision_needs_revise_and_keeps_the_old_value(client, data):
     resp = client.post("/v1/observations?revise=true&reason=restated", json={"rows": [row]}, headers=AUTH)
     assert resp.status_code == 201 and resp.get_json()["revised"] == 1
     (entry,) = client.get("/v1/series/qh_smallmicro_npl_ratio/history?format=json").get_json()["rows"]
-    assert (entry["action"], entry["old_value"], entry["new_value"], entry["reason"]) == ("revise", "2.7", "2.65", "restated")
+    assert (entry["action"], entry["old_value"], entry["new_value"], entry["reason"]) == ("revise", 2.7, 2.65, "restated")
 
 
 def test_a_bad_csv_upload_names_each_row_and_field_and_writes_nothing(client, data):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import urllib.request
 
 import pytest
@@ -26,13 +27,13 @@ def test_data_check_lists_headlines_and_counterparts(capsys):
     for sid, role in (("qh_smallmicro_loans", "market_size"), ("cn_inclusive_smallmicro_loans_cbirc", "market_size (national)"),
                       ("qh_green_loan_share", "green_loan_share"), ("cn_green_loan_share", "green_loan_share (national)"),
                       ("qh_smallmicro_npl_ratio", "npl_ratio"), ("cn_bank_npl_ratio", "npl_ratio (national)")):
-        assert any(line.startswith(sid + " ") and line.rstrip().endswith(role) for line in lines), sid
+        assert any(re.match(rf"{sid} +{re.escape(role)}  ", line) for line in lines), sid
     assert "every one resolved to one of" in out
 
 
 def test_data_check_json_and_show(capsys):
     code, out, _ = _run(capsys, "data", "check", "--format", "json")
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert code == 0 and {r["headline"] for r in rows} >= {"market_size", "npl_ratio (national)"}
     code, out, _ = _run(capsys, "data", "show", "qh_smallmicro_npl_ratio", "--format", "csv")
     shown = list(csv.DictReader(io.StringIO(out)))
@@ -75,11 +76,11 @@ def test_forecast_without_a_run_says_what_to_do(tmp_path, capsys):
 def test_forecast_targets_and_scenario_file(small_store, small_run, tmp_path, capsys):
     store = str(small_store.path)
     code, out, _ = _run(capsys, "--store", store, "forecast", "--metric", "npl_ratio", "--format", "json", "--model", "arima")
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert code == 0 and [r["period"] for r in rows][-5:] == ["2026", "2027", "2028", "2029", "2030"]
     assert all(0 < r["lo-95"] <= r["median"] <= r["hi-95"] < 100 for r in rows)
     code, out, _ = _run(capsys, "--store", store, "targets", "--format", "json")
-    probs = json.loads(out)
+    probs = json.loads(out)["rows"]
     from smfcast.outputs.run_tables import target_rows
     expected = {r["scenario"]: r["probability"] for r in target_rows(small_store, small_run, small_run.scenarios)}
     assert code == 0 and {p["scenario"]: p["probability"] for p in probs} == expected
@@ -87,9 +88,9 @@ def test_forecast_targets_and_scenario_file(small_store, small_run, tmp_path, ca
     scenario.write_text('base = "baseline"\n[levers]\nrisk_model_adoption = { 2026 = 80, 2028 = 90 }\n'
                         'green_relending_quota = { 2026 = 100 }\nesg_incentive_fund = { 2026 = 10 }\n', encoding="utf-8")
     code, out, _ = _run(capsys, "--store", store, "forecast", "--metric", "npl_ratio", "--scenario-file", str(scenario), "--format", "json")
-    custom = json.loads(out)
+    custom = json.loads(out)["rows"]
     code, out, _ = _run(capsys, "--store", store, "forecast", "--metric", "npl_ratio", "--scenario", "policy_targets", "--format", "json")
-    preset = json.loads(out)
+    preset = json.loads(out)["rows"]
     assert [r["median"] for r in custom] == [r["median"] for r in preset]
     scenario.write_text('[levers]\nsnow_disaster = { 2027 = 5 }\n', encoding="utf-8")
     code, _, err = _run(capsys, "--store", store, "forecast", "--metric", "npl_ratio", "--scenario-file", str(scenario))

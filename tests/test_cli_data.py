@@ -5,6 +5,7 @@ figure added on the command line used by the next `smfcast run`."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -88,7 +89,10 @@ def test_add_history_revise_and_revert_on_the_command_line(data, capsys):
         "3", "analyst", "revise", "25.82", "25.9", "2", lines[2].split(",")[2], "add", "", "25.82"]
     code, out, _ = smfcast(capsys, data, "data", "check")
     row = next(line for line in out.splitlines() if line.startswith("qh_green_loan_share "))
-    assert "qh_green_loans_2025h1_rmrb" in row and row.rstrip().endswith("green_loan_share")
+    assert re.match(r"qh_green_loan_share +green_loan_share .* \d{4}-\d\d-\d\d$", row)  # the date of its last change
+    code, out, _ = smfcast(capsys, data, "data", "check", "--wide")
+    row = next(line for line in out.splitlines() if line.startswith("qh_green_loan_share "))
+    assert "qh_green_loans_2025h1_rmrb" in row  # and, whole, the source of that change
     for change in ("3", "2", "1"):
         assert smfcast(capsys, data, "data", "revert", change)[0] == 0
     after = digests(data)

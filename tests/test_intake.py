@@ -171,13 +171,13 @@ def test_a_revision_needs_revise_keeps_the_old_value_and_revert_restores_every_b
     out = intake.apply(data, [revised], revise=True, reason="restated")
     assert load_registry(data).observations("qh_smallmicro_npl_ratio")[-1].value == 2.65
     (entry,) = changes.history(changes.read_log(data), "qh_smallmicro_npl_ratio")
-    assert (entry["action"], entry["old_value"], entry["new_value"], entry["reason"]) == ("revise", "2.7", "2.65", "restated")
+    assert (entry["action"], entry["old_value"], entry["new_value"], entry["reason"]) == ("revise", 2.7, 2.65, "restated")
     undo = intake.revert(data, out.change_id, reason="the restatement was withdrawn")
     assert undo.entries[0]["reverts"] == out.change_id
     after = digests(data)
     assert {n: after[n] for n in FILES[:3]} == {n: original[n] for n in FILES[:3]}  # byte for byte
     history = changes.history(changes.read_log(data), "qh_smallmicro_npl_ratio")
-    assert [(h["action"], h["old_value"], h["new_value"]) for h in history] == [("revert", "2.65", "2.7"), ("revise", "2.7", "2.65")]
+    assert [(h["action"], h["old_value"], h["new_value"]) for h in history] == [("revert", 2.65, 2.7), ("revise", 2.7, 2.65)]
     with pytest.raises(InvalidInput, match=f"change {out.change_id} was already reverted by change {undo.change_id}"):
         intake.revert(data, out.change_id)
 

@@ -87,7 +87,7 @@ def test_a_marked_series_from_the_command_line_and_both_exports(marked, capsys, 
     data, store, run = marked
     base = ["--data", str(data), "--store", str(store.path)]
     assert main(base + ["forecast", "--series", "bank_a_npl", "--model", "arima", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == 22 and {r["model"] for r in rows} == {"arima"}
     assert main(base + ["forecast", "--series", "bank_a_short"]) == 2
     assert "3 usable point(s)" in capsys.readouterr().err

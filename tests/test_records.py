@@ -21,7 +21,7 @@ def test_a_run_stored_before_the_schema_reads_with_defaults_and_keeps_unknown_ke
     old = {"method": "direct", "series": "s", "ensemble_weights": {"ets": 1.0}, "ensemble_weighting": "equal: backtest off",
            "calibration": {"status": "calibrated", "factors_conformal": [1.2], "crps": {"ets": 0.1}}, "gaps_filled": 0}
     method = Method.from_dict(old)
-    assert method.schema == 1 and method.method == "direct" and method.national is None
+    assert method.schema == SCHEMA and method.method == "direct" and method.national is None  # read in today's shape
     assert method.calibration.status == "calibrated" and method.calibration.labels_by_step == []
     assert method.calibration.extra == {"factors_conformal": [1.2], "crps": {"ets": 0.1}}
     assert method.extra == {"gaps_filled": 0}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfcast.defaults import LEVELS, members_for
+from smfcast.defaults import LEVELS, members_for, rounded
 from smfcast.engine import calibration, metrics
 from smfcast.engine.ensemble import (
     COMBINATIONS,
@@ -135,9 +135,9 @@ def point_cases(windows: Windows, weights: dict[str, float], truth: np.ndarray, 
 
 
 def evaluate(truth: np.ndarray, y: np.ndarray, windows: Windows, season_length: int) -> tuple[list[dict], list[dict]]:
-    """Long rows (one per model, cutoff and observed horizon) and a summary row per model, in
-    natural units. `truth` is NaN where a point was not published; `y` is the filled series the
-    models were trained on (for the MASE/MSIS scale)."""
+    """Long rows (one per model, cutoff and observed horizon; `cutoff` the training length) and a
+    summary row per model, in natural units, coverage in percent. `truth` is NaN where a point was
+    not published; `y` is the filled series the models were trained on (for the MASE/MSIS scale)."""
     rows, summary = [], []
     for model, items in windows.items():
         if not items:
@@ -173,7 +173,7 @@ def evaluate(truth: np.ndarray, y: np.ndarray, windows: Windows, season_length: 
              "crps": float(np.mean(acc["crps"]))}
         for lv in LEVELS:
             lo, hi = np.array(acc[f"lo-{lv}"]), np.array(acc[f"hi-{lv}"])
-            s[f"coverage-{lv}"] = metrics.coverage(yy, lo, hi)
+            s[f"coverage-{lv}"] = 100 * metrics.coverage(yy, lo, hi)  # percent: comparable with the level
             s[f"width-{lv}"] = metrics.interval_width(lo, hi)
             s[f"winkler-{lv}"] = metrics.winkler_score(yy, lo, hi, lv)
         scores95 = metrics.interval_scores(yy, np.array(acc["lo-95"]), np.array(acc["hi-95"]), 95)
@@ -223,8 +223,8 @@ def _ensemble_windows(windows: Windows, weights, transform, seed: int, label: st
 
 
 def _interval_summary(truth: np.ndarray, items: list[tuple[int, np.ndarray]], y: np.ndarray, season_length: int) -> dict:
-    """Coverage, mean width and mean interval score of the 95% bands (natural units), and the
-    interval score scaled by each window's naive MAE (MSIS)."""
+    """Coverage (percent), mean width and mean interval score of the 95% bands (natural units), and
+    the interval score scaled by each window's naive MAE (MSIS)."""
     _, summary = evaluate(truth, y, {"m": items}, season_length)
     if not summary:
         return {}
@@ -295,13 +295,25 @@ def learn(series: RegularSeries, season_length: int, models: tuple[str, ...], sp
 
 
 def origins(rows: list[dict], grid: list[str], model: str = "ensemble") -> list[dict]:
-    """One model's forecasts from each origin, labelled on the series' grid (`grid[i]` names the
-    i-th regular period), in the shape `charts.backtest_chart` draws."""
+    """One model's forecasts from each origin (`cutoff`, the period of the last training point),
+    labelled on the series' grid (`grid[i]` names the i-th regular period), in the shape
+    `charts.backtest_chart` draws."""
     out = []
-    for cutoff in sorted({r["cutoff"] for r in rows if r["model"] == model}):
+    position = {period: i for i, period in enumerate(grid)}
+    for cutoff in sorted({r["cutoff"] for r in rows if r["model"] == model}, key=position.__getitem__):
         mine = [r for r in rows if r["model"] == model and r["cutoff"] == cutoff]
-        out.append({"origin": grid[cutoff - 1], "periods": [grid[cutoff - 1 + r["horizon"]] for r in mine],
+        out.append({"origin": cutoff, "periods": [grid[position[cutoff] + r["horizon"]] for r in mine],
                     "median": [r["median"] for r in mine], "lo": [r["lo-80"] for r in mine], "hi": [r["hi-80"] for r in mine]})
+    return out
+
+
+def _as_answered(row: dict, series_id: str, series: RegularSeries) -> dict:
+    """An `evaluate` row as answers give it: `cutoff` the period of the window's last training
+    point, `y` the value as recorded, the forecast columns at `defaults.PRECISION` digits."""
+    n = row["cutoff"]
+    out = {"series_id": series_id, "model": row["model"], "cutoff": str(series.periods[n - 1]), "horizon": row["horizon"],
+           "y": float(series.recorded[n + row["horizon"] - 1]) if series.recorded is not None else row["y"]}
+    out.update({k: rounded(v) for k, v in row.items() if k not in out})
     return out
 
 
@@ -357,8 +369,8 @@ def _backtest_one(task) -> SeriesBacktest:
     m = series.season_length
     learned = learn(series, m, models, spec, n_paths, seed, sid, lower, upper, spec.h)
     rows, summary = evaluate(series.truth, series.y, learned.windows, m)
-    for r in rows:
-        r["series_id"] = sid
+    rows = [_as_answered(r, sid, series) for r in rows]
+    summary = [{k: rounded(v) if isinstance(v, float) else v for k, v in s.items()} for s in summary]
     cutoffs = learned.record["training_lengths"]
     note = (f"{len(cutoffs)} windows, training lengths {cutoffs[0]}–{cutoffs[-1]}, {series.filled} gaps interpolated "
             f"(never scored), scale {learned.scale.scale.kind}")

@@ -581,3 +581,9 @@ def answer_rows(fc: pd.DataFrame, levels) -> list[dict]:
         row.update({c: rounded(record[c]) for c in names[3:]})
         out.append(row)
     return out
+
+
+def answer_meta(fc: pd.DataFrame, h: int, levels) -> dict:
+    """What a forecast answer carries beside its rows (`POST /v1/forecast`, `smfcast forecast --csv
+    --format json`): the horizon, the levels, the evidence and the method record."""
+    return {"h": h, "levels": list(levels), "evidence": fc.method.evidence, "method": fc.method.to_dict()}

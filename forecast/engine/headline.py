@@ -83,8 +83,8 @@ def fit_sparse(observations: list[Observation], series: RegularSeries, h: int, c
 
 
 def _walk_backtest(times: np.ndarray, z: np.ndarray, transform: Transform, config: EngineConfig, label: str) -> dict:
-    """Coverage, width and interval score of the walk's 95% band for the published points up to a
-    year after each origin (origins from the fourth point on), in natural units."""
+    """Coverage (percent), width and interval score of the walk's 95% band for the published points
+    up to a year after each origin (origins from the fourth point on), in natural units."""
     from smfcast.engine import metrics
     ys, los, his = [], [], []
     for k in range(4, len(times)):
@@ -100,7 +100,7 @@ def _walk_backtest(times: np.ndarray, z: np.ndarray, transform: Transform, confi
     if not ys:
         return {}
     y, lo, hi = np.array(ys), np.array(los), np.array(his)
-    return {"coverage-95": metrics.coverage(y, lo, hi), "width-95": metrics.interval_width(lo, hi),
+    return {"coverage-95": 100 * metrics.coverage(y, lo, hi), "width-95": metrics.interval_width(lo, hi),
             "interval_score-95": metrics.winkler_score(y, lo, hi, 95), "points": int(len(y))}
 
 

@@ -4,8 +4,9 @@
 A run stores them as JSON (`to_dict`); everything that shows them (the API, the page, the workbook,
 the CLI, run comparisons) reads them back through `Method.from_dict`, the one place that knows the
 stored shape, including that of runs stored before the schema was versioned (schema 1: the same
-keys without `schema`, some missing). Keys a record does not model are kept in `extra`, so nothing
-stored is lost on the way through.
+keys without `schema`, some missing) and before coverage was recorded in percent (schemas 1 and 2
+kept it as a share; read here in percent). Keys a record does not model are kept in `extra`, so
+nothing stored is lost on the way through.
 """
 
 from __future__ import annotations
@@ -15,7 +16,30 @@ from dataclasses import dataclass, field, fields
 
 from smfcast.engine.cross_learning import PooledLearning
 
-SCHEMA = 2
+SCHEMA = 3
+COVERAGE_UNIT = "percent"  # coverage everywhere: the percent of scored points inside the central band (nominal: its level)
+_COVERAGE_KEYS = ("coverage-80", "coverage-95")
+
+
+def _percent(share):
+    return None if share is None else round(share * 100, 6)
+
+
+def coverage_in_percent(calibration: dict | None) -> dict | None:
+    """A calibration record stored with coverage as a share (schema 2 and before, and backtests
+    stored then), in percent: `coverage_raw`, `coverage_calibrated_out_of_sample` and the bands
+    compared with the random walk."""
+    if not calibration:
+        return calibration
+    out = dict(calibration)
+    for key in ("coverage_raw", "coverage_calibrated_out_of_sample"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: _percent(v) for k, v in out[key].items()}
+    walk = out.get("against_random_walk")
+    if isinstance(walk, dict):
+        out["against_random_walk"] = {name: ({k: _percent(v) if k in _COVERAGE_KEYS else v for k, v in band.items()}
+                                             if isinstance(band, dict) else band) for name, band in walk.items()}
+    return out
 
 
 def _read(cls, d: dict, nested: dict):
@@ -36,8 +60,9 @@ def _write(record, nested: tuple[str, ...]) -> dict:
 
 @dataclass(frozen=True)
 class Interval:
-    """A 95% band's record on backtest windows: coverage (share), mean width and interval score
-    in natural units, MSIS (scaled by the naive error), and how many points were scored."""
+    """A 95% band's record on backtest windows: coverage (percent of the points inside), mean
+    width and interval score in natural units, MSIS (scaled by the naive error), and how many
+    points were scored."""
 
     coverage_95: float | None = None
     width_95: float | None = None
@@ -137,7 +162,10 @@ class Method:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Method:
-        return _read(cls, {"schema": 1, **(d or {})}, {"calibration": Calibration.from_dict})  # schema 1: stored before versions
+        d = {"schema": 1, **(d or {})}  # schema 1: stored before versions
+        if d["schema"] < 3:  # read in today's shape (coverage in percent), so writing it back says so
+            d.update(calibration=coverage_in_percent(d.get("calibration")), schema=SCHEMA)
+        return _read(cls, d, {"calibration": Calibration.from_dict})
 
     def to_dict(self) -> dict:
         return _write(self, ("calibration",))
@@ -222,4 +250,4 @@ class ForecastMethod:
         return _json(out)
 
 
-__all__ = ["SCHEMA", "AgainstRandomWalk", "Calibration", "Failure", "ForecastMethod", "Interval", "Method", "SeriesMethod"]
+__all__ = ["COVERAGE_UNIT", "SCHEMA", "coverage_in_percent", "AgainstRandomWalk", "Calibration", "Failure", "ForecastMethod", "Interval", "Method", "SeriesMethod"]

@@ -31,7 +31,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from smfcast.defaults import ENSEMBLE, LEVELS, members_for
+from smfcast.defaults import ENSEMBLE, LEVELS, members_for, rounded
 from smfcast.engine import metrics
 from smfcast.engine.datasets import Series
 from smfcast.engine.ensemble import POOL_TOLERANCE, combine, mix
@@ -45,6 +45,8 @@ N_PATHS = 500  # per member and series: the competition data are many short seri
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 BENCHMARKS = ("naive", "naive2", "theta (statsmodels)", "random walk with drift")
 FREQ = {1: "Y", 4: "Q", 12: "M"}  # season length -> the Periods the training parts are given as
+COLUMNS = ["method", "series", "fallback", "smape", "mase", "coverage-80", "coverage-95", "msis", "msis-median", "msis-max",
+           "width-95-median", "width-95-max", "seconds"]  # the validation table, in every format
 
 
 # --- benchmarks (analytic bands on raw values) --------------------------------------------------
@@ -153,6 +155,8 @@ class _Table:
         a["fallback"][0] += int(fallback)
 
     def rows(self, order: list[str]) -> list[dict]:
+        """One row per method (`COLUMNS`): scores averaged over series, coverage in percent of the
+        test points inside the band, at `defaults.PRECISION` digits."""
         out = []
         for method in sorted(self.acc, key=lambda k: order.index(k) if k in order else len(order)):
             a = self.acc[method]
@@ -163,7 +167,7 @@ class _Table:
                         "msis": float(np.nanmean(msis)), "msis-median": float(np.nanmedian(msis)), "msis-max": float(np.nanmax(msis)),
                         "width-95-median": float(np.nanmedian(width)), "width-95-max": float(np.nanmax(width)),
                         "seconds": round(a["seconds"][0], 2)})
-        return out
+        return [{k: rounded(v) if isinstance(v, float) else v for k, v in row.items()} for row in out]
 
 
 def _frame(series: list[Series]) -> pd.DataFrame:

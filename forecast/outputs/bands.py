@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smfcast.defaults import LEVELS
+from smfcast.defaults import LEVELS, rounded
 from smfcast.errors import InvalidInput
 
 
@@ -56,19 +56,20 @@ def summarize(paths: np.ndarray, levels=LEVELS) -> dict[str, np.ndarray]:
 
 
 def band_rows(series_id: str, scenario: str, model: str, periods, paths: np.ndarray, levels=LEVELS) -> list[dict]:
-    """Long-format forecast rows, one per period."""
+    """Long-format forecast rows, one per period; the statistics at `defaults.PRECISION` digits
+    (read off a few thousand paths, further digits are noise)."""
     stats = summarize(paths, levels)
     rows = []
     for j, period in enumerate(periods):
         row = {"series_id": series_id, "scenario": scenario, "model": model, "period": str(period), "kind": "forecast"}
-        row.update({k: float(v[j]) for k, v in stats.items()})
+        row.update({k: rounded(v[j]) for k, v in stats.items()})
         rows.append(row)
     return rows
 
 
 def history_rows(series_id: str, history: list[dict], levels=LEVELS, scenario: str = "", model: str = "") -> list[dict]:
     """Observed values (dicts with period, value, quality) in the same long format: every
-    statistic equals the observation, and `quality` says how it was graded."""
+    statistic equals the observation as recorded, and `quality` says how it was graded."""
     rows = []
     for h in history:
         row = {"series_id": series_id, "scenario": scenario, "model": model, "period": str(h["period"]), "kind": "history",

@@ -1,12 +1,14 @@
 """Goal seek and sensitivity asked of a stored run: the baseline paths come from the store and the
 levers, seed, scenarios and targets from the run, so an old run answers with its own assumptions.
-The CLI, the API, the page and the workbook all ask through here and name bad input the same way.
+The CLI, the API, the page and the workbook all ask through here and name bad input the same way,
+and the CLI and the API answer alike (`seek_answer`, `seek_table`, `tornado_answer`, `tornado_table`).
 """
 
 from __future__ import annotations
 
 from smfcast.defaults import ENSEMBLE
 from smfcast.errors import InvalidInput, NotFound
+from smfcast.outputs.tables import answer, computed
 from smfcast.policy.decisions import (
     Outcome,
     Overlay,
@@ -97,3 +99,32 @@ SEEK_MEDIAN_COLUMNS = ["status", "goal", "lever", "from_year", "value", "directi
 
 def seek_columns(answer: Seek) -> list[str]:
     return SEEK_COLUMNS if "probability" in answer.at else SEEK_MEDIAN_COLUMNS
+
+
+def seek_answer(answer: Seek, run: Run) -> dict:
+    """A goal seek as JSON (`POST /v1/goal-seek`, `smfcast goal-seek --format json`): the run,
+    the flat row and the scanned curve, computed values at `defaults.PRECISION` digits."""
+    return {"run_id": run.run_id, **computed([answer.as_dict()])[0], "curve": computed(answer.curve)}
+
+
+def seek_table(answer: Seek, run: Run) -> tuple[list[dict], list[str], dict]:
+    """(rows, columns, meta) of a goal seek as a one-row table (CSV, XLSX)."""
+    return [{**computed([answer.as_dict()])[0], "run_id": run.run_id}], seek_columns(answer) + ["run_id"], {"run_id": run.run_id}
+
+
+def tornado_meta(result: Sensitivity, run: Run, base: str | None) -> dict:
+    return {"run_id": run.run_id, "outcome": result.outcome, "metric": result.metric, "base_scenario": base or BASELINE,
+            "base": computed([result.base])[0], "quiet": result.quiet}
+
+
+def tornado_answer(result: Sensitivity, run: Run, base: str | None) -> dict:
+    """A sensitivity as JSON (`GET /v1/sensitivity`, `smfcast sensitivity --format json`): the
+    tornado (`rows`, `columns`) and the one-unit moves (`per_unit`, `unit_columns`)."""
+    return {**answer(computed(result.rows), result.columns, tornado_meta(result, run, base)), "unit_columns": result.unit_columns,
+            "per_unit": [{c: r.get(c) for c in result.unit_columns} for r in computed(result.per_unit)]}
+
+
+def tornado_table(result: Sensitivity, run: Run, base: str | None) -> tuple[list[dict], list[str], dict]:
+    """(rows, columns, meta) of a sensitivity as one table (CSV): `table` says range or unit."""
+    rows = [{"table": "range", **r} for r in computed(result.rows)] + [{"table": "unit", **r} for r in computed(result.per_unit)]
+    return rows, ["table"] + result.columns, tornado_meta(result, run, base)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from smfcast.defaults import ENSEMBLE
+from smfcast.defaults import ENSEMBLE, rounded
 from smfcast.errors import NotFound
 from smfcast.outputs.run_tables import forecast_rows, target_rows
 from smfcast.store.runs import Run, RunStore
@@ -46,7 +46,7 @@ def forecast_changes(store: RunStore, a: Run, b: Run, metrics: list[str] | None 
                 old, new = before.get(period), after.get(period)
                 for stat in STATS:
                     va, vb = old and old[stat], new and new[stat]
-                    row.update({f"{stat}_a": va, f"{stat}_b": vb, f"{stat}_change": None if va is None or vb is None else vb - va})
+                    row.update({f"{stat}_a": va, f"{stat}_b": vb, f"{stat}_change": None if va is None or vb is None else rounded(vb - va)})
                 rows.append(row)
     return rows
 
@@ -65,7 +65,7 @@ def target_changes(store: RunStore, a: Run, b: Run, metrics: list[str] | None = 
         pa, pb = old and old["probability"], new and new["probability"]
         rows.append({"target": key[0], "metric": either["metric"], "year": either["year"], "condition": either["condition"],
                      "scenario": key[1], "probability_a": pa, "probability_b": pb,
-                     "probability_change": None if pa is None or pb is None else pb - pa,
+                     "probability_change": None if pa is None or pb is None else rounded(pb - pa),
                      "median_a": old and old["median"], "median_b": new and new["median"]})
     return rows
 

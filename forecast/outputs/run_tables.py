@@ -1,6 +1,11 @@
 """A run read as tables: forecast rows (history then bands) of a headline metric or of a marked
-series, the long table for CSV/JSON, any scenario's paths from the run's cached baseline, and
-P(target met) per scenario."""
+series, the long table for CSV/JSON, any scenario's paths from the run's cached baseline,
+P(target met) per scenario, and the list of stored runs.
+
+Each table the command line and the API both answer is built here once, with its columns and
+meta (`forecast_answer`, `custom_answer`, `TARGET_COLUMNS`, `run_rows`): `smfcast forecast
+--format json` prints the object `GET /v1/forecasts` answers for the same query, and the CSVs are
+the same bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from smfcast.defaults import ENSEMBLE, LEVELS
 from smfcast.engine.headline import MARKED
 from smfcast.errors import NotFound
 from smfcast.outputs.bands import band_rows, history_rows, level_columns
+from smfcast.outputs.tables import computed
 from smfcast.policy.scenarios import Scenario, apply
 from smfcast.policy.targets import probability_met, target_values
 from smfcast.registry.transforms import Transform
@@ -52,7 +58,6 @@ def forecast_rows(store: RunStore, run: Run, metric: str | None, model: str = EN
     return rows
 
 
-
 def table_columns(levels=LEVELS) -> list[str]:
     """Columns of the long forecast table (API CSV/JSON and `smfcast export --format csv`)."""
     return ["series_id", "metric", "scenario", "model", "period", "kind", "mean", "median"] + level_columns(levels) + ["unit", "run_id"]
@@ -71,6 +76,46 @@ def forecast_table(store: RunStore, run: Run, metrics: list[str], scenarios: lis
     return rows
 
 
+def scenario_names(run: Run, asked: list[str]) -> list[str]:
+    """The preset scenarios a query names: none means baseline, `all` every preset of the run."""
+    if not asked:
+        return [BASELINE]
+    return list(run.scenarios) if asked == ["all"] else list(asked)
+
+
+def forecast_query(run: Run, metrics: list[str], scenarios: list[str], series: list[str] = ()) -> list[str]:
+    """The scenarios of a forecast query (`scenario_names`), once its marked `series` are known to
+    the run; naming only series with a scenario other than baseline is refused."""
+    scenarios = scenario_names(run, scenarios)
+    for sid in series:
+        run.series_info(sid)  # an unknown (or failed) series is named with the ones the run has
+    if series and not metrics and scenarios != [BASELINE]:
+        raise NotFound(f"series {series[0]!r} is forecast under {BASELINE} only: the levers act on the headline metrics", "scenario")
+    return scenarios
+
+
+def forecast_answer(store: RunStore, run: Run, metrics: list[str], scenarios: list[str], model: str = ENSEMBLE, levels=LEVELS,
+                    history: bool = False, series: list[str] = ()) -> tuple[list[dict], list[str], dict]:
+    """(rows, columns, meta) of a forecast query (`GET /v1/forecasts`, `smfcast forecast`): the
+    metrics under the named presets (`forecast_query`), then the marked `series` (baseline only)."""
+    scenarios = forecast_query(run, metrics, scenarios, series)
+    rows = forecast_table(store, run, metrics, scenarios, model, levels, history, list(series))
+    meta = {"run_id": run.run_id, "metrics": list(metrics), "series": list(series), "scenarios": scenarios, "model": model,
+            "levels": list(levels)}
+    return rows, table_columns(levels), meta
+
+
+def custom_answer(store: RunStore, run: Run, metrics: list[str], model: str, custom: Scenario, levels=LEVELS,
+                  history: bool = False) -> tuple[list[dict], list[str], dict]:
+    """(rows, columns, meta) of a custom scenario (`POST /v1/forecasts`, `smfcast forecast
+    --scenario-file`): the metrics' paths moved by the scenario from the run's baseline."""
+    rows = []
+    for metric in metrics:
+        z = scenario_paths(store, run, metric, model, custom) if model in run.models(metric) else None
+        rows += [{**r, "metric": metric} for r in forecast_rows(store, run, metric, model, custom.name, levels, history=history, paths=z)]
+    return rows, table_columns(levels), {"run_id": run.run_id, "scenario": custom.as_dict(), "model": model, "levels": list(levels)}
+
+
 def scenario_paths(store: RunStore, run: Run, metric: str, model: str, scenario: Scenario) -> np.ndarray:
     """Model-space paths of any scenario (a custom one too) from the run's cached baseline paths:
     the overlay only, no refit. A custom scenario equal to a preset gives the preset's numbers."""
@@ -79,9 +124,13 @@ def scenario_paths(store: RunStore, run: Run, metric: str, model: str, scenario:
     return apply(z, metric, years, run.transform(metric), scenario, run.levers(), int(run.config["seed"]))
 
 
+TARGET_COLUMNS = ["target", "metric", "year", "condition", "scenario", "model", "probability", "median", "title_en", "run_id"]
+
+
 def target_rows(store: RunStore, run: Run, scenarios: list[str], model: str = ENSEMBLE,
                 custom: Scenario | None = None) -> list[dict]:
-    """P(target met) for every target of the run under each scenario, read off the paths."""
+    """P(target met) for every target of the run under each scenario, read off the paths
+    (`TARGET_COLUMNS`, computed values at `defaults.PRECISION` digits)."""
     rows = []
     for target in run.targets().values():
         info = run.metric_info(target.metric)
@@ -101,4 +150,19 @@ def target_rows(store: RunStore, run: Run, scenarios: list[str], model: str = EN
                          "probability": probability_met(target, natural, years, last),
                          "median": float(np.median(target_values(target, natural, years, last))),
                          "title_en": target.title_en, "run_id": run.run_id})
-    return rows
+    return computed(rows)
+
+
+RUN_COLUMNS = ["run_id", "created", "version", "seed", "n_paths", "scenarios", "metrics", "published"]
+
+
+def run_rows(store: RunStore) -> tuple[list[dict], list[str], dict]:
+    """(rows, columns, meta) of the stored runs, newest first, each with when it was last published
+    (`GET /v1/runs`, `smfcast runs`); the meta's `run_id` is the published run."""
+    published: dict[str, str] = {}
+    for p in store.publication_history():  # newest first
+        published.setdefault(p["run_id"], p["published"])
+    rows = [{"run_id": r.run_id, "created": r.created, "version": r.version, "seed": r.config["seed"],
+             "n_paths": r.config["n_paths"], "scenarios": ",".join(r.scenarios), "metrics": ",".join(r.metrics),
+             "published": published.get(r.run_id)} for r in store.list()]
+    return rows, RUN_COLUMNS, {"run_id": store.published_id()}

@@ -313,7 +313,7 @@ def _run_sheet(wb, fmt: _Formats, run: Run, model: str) -> None:
         for label, band in (("served band", walk.served), ("random walk with drift", walk.random_walk)):
             rows.append({"key": f"{metric}.backtest 95%: {label}",
                          "value": "not recorded" if band is None else
-                         f"coverage {band.coverage_95:.1%}, mean width {band.width_95:.4g}, interval score {band.interval_score_95:.4g} ({band.points} points)"})
+                         f"coverage {band.coverage_95:.1f}%, mean width {band.width_95:.4g}, interval score {band.interval_score_95:.4g} ({band.points} points)"})
         rows.append({"key": f"{metric}.served band against the random walk", "value": walk.verdict})
     _table(ws, fmt, 2, rows, ["key", "value"], {"key": 36, "value": 70}, {"value": None})
 

@@ -67,9 +67,30 @@ def change(entries: list[dict], change_id: str) -> list[dict]:
 
 
 def history(entries: list[dict], series_id: str | None = None) -> list[dict]:
-    """The log rows a person reads (newest first), for one series or for all."""
-    rows = [{c: e[c] for c in HISTORY_COLUMNS} for e in entries if series_id is None or e["series_id"] == series_id]
+    """The log rows a person reads (newest first), for one series or for all, as every door answers
+    them (`HISTORY_COLUMNS`): an observation's `old_value` and `new_value` are numbers (None where
+    there was none), the other edits' values the text they replaced and wrote."""
+    rows = []
+    for e in entries:
+        if series_id is None or e["series_id"] == series_id:
+            row = {c: e[c] for c in HISTORY_COLUMNS}
+            if e["period"]:  # an observation's value
+                row["old_value"], row["new_value"] = _number(e["old_value"]), _number(e["new_value"])
+            rows.append(row)
     return rows[::-1]
+
+
+def _number(text: str):
+    """A value as the log recorded it, as a number: whole numbers stay whole; empty is None."""
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
 
 
 def last_changes(entries: list[dict]) -> dict[str, dict]:

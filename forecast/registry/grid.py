@@ -25,6 +25,7 @@ class RegularSeries:
     observed: np.ndarray | None = None  # True where the grid point was published, False where filled
     transform: Transform | None = None
     values: np.ndarray | None = None  # the natural values as given, where known (a log and back is not exact)
+    recorded: np.ndarray | None = None  # the published values as recorded, NaN where filled (what answers show as `y`)
 
     @property
     def y(self) -> np.ndarray:
@@ -69,7 +70,9 @@ def regularize(observations: list[Observation], transform: Transform) -> Regular
     z = np.interp(np.array(grid, dtype=float), known_x, known_z)
     periods = [Period((i - 1) // 12, (i - 1) % 12 + 1, kind) for i in grid]
     observed = np.isin(np.array(grid), known_x.astype(int))
-    return RegularSeries(periods, z, len(grid) - len(obs), observed, transform)
+    recorded = np.full(len(grid), np.nan)
+    recorded[np.searchsorted(grid, known_x.astype(int))] = [o.value for o in obs]
+    return RegularSeries(periods, z, len(grid) - len(obs), observed, transform, recorded=recorded)
 
 
 def interpolate_at(series: RegularSeries, t: float) -> float | None:

@@ -153,11 +153,10 @@ class ForecastRequest:
     def answer(self, engine: str = "serial", address: str | None = None) -> dict:
         """The request forecast by `smfcast.forecast`: what `POST /v1/forecast` and a forecast job
         answer (rows, columns and the method record)."""
-        from smfcast.engine.frames import answer_columns, answer_rows, forecast
+        from smfcast.engine.frames import answer_columns, answer_meta, answer_rows, forecast
         fc = forecast(self.frame, self.h, self.levels, freq=self.freq, models=self.models, n_paths=self.n_paths, seed=self.seed,
                       evidence=self.evidence, members=self.members, bounds=self.bounds, quiet=True, engine=engine, address=address)
-        return {"h": self.h, "levels": list(self.levels), "evidence": fc.method.evidence, "columns": answer_columns(self.levels),
-                "rows": answer_rows(fc, self.levels), "method": fc.method.to_dict()}
+        return {**answer_meta(fc, self.h, self.levels), "columns": answer_columns(self.levels), "rows": answer_rows(fc, self.levels)}
 
     @property
     def small(self) -> bool:
