@@ -97,3 +97,21 @@ def test_a_marked_series_from_the_command_line_and_both_exports(marked, capsys, 
     assert main(base + ["export", "-o", str(tmp_path / "all.xlsx")]) == 0
     from openpyxl import load_workbook
     assert "bank_a_npl" in load_workbook(tmp_path / "all.xlsx", read_only=True).sheetnames
+
+
+def test_a_marked_series_prints_what_http_answers(marked, capsys):
+    from smfcast.api import create_app
+    data, store, run = marked
+    client = create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store.path), "TESTING": True,
+                         "SMFCAST_API_TOKENS": {"t": TOKEN}}).test_client()
+    base = ["--data", str(data), "--store", str(store.path), "forecast"]
+    for argv, query in ((["--series", "bank_a_npl"], "series=bank_a_npl"),
+                        (["--series", "bank_a_npl", "--history", "--model", "arima"], "series=bank_a_npl&history=true&model=arima"),
+                        (["--series", "bank_a_npl", "--metric", "npl_ratio", "--scenario", "all"], "series=bank_a_npl&metric=npl_ratio&scenario=all")):
+        assert main(base + argv + ["--format", "json"]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed == client.get(f"/v1/forecasts?{query}").get_json() and printed["series"] == ["bank_a_npl"]
+        assert main(base + argv + ["--format", "csv"]) == 0
+        assert capsys.readouterr().out.encode("utf-8") == client.get(f"/v1/forecasts?{query}&format=csv").data
+    assert main(base + ["--series", "bank_a_npl", "--scenario", "adverse"]) == 2
+    assert "baseline only" in capsys.readouterr().err
