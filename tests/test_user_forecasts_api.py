@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import TOKEN
-
 FAST = ["ets", "theta"]
 
 
