@@ -21,6 +21,7 @@ from smfcast.registry.series import HEADLINE_METRICS
 from smfcast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
+from .limits import CHART_COST, anonymous_compute
 from .params import allow, many, registry, run, store
 from .response_cache import CACHE_CONTROL, CACHE_HEADERS, etag_for
 
@@ -69,6 +70,7 @@ def get_forecasts():
 
 
 @bp.post("/forecasts")
+@anonymous_compute
 def post_forecast():
     allow("run", "level")
     body = request.get_json(silent=True)
@@ -120,10 +122,12 @@ def _chart(fmt: str):
 
 
 @bp.get("/forecasts/chart.png")
+@anonymous_compute(cost=CHART_COST)
 def chart_png():
     return _chart("png")
 
 
 @bp.get("/forecasts/chart.svg")
+@anonymous_compute(cost=CHART_COST)
 def chart_svg():
     return _chart("svg")

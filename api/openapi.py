@@ -13,6 +13,7 @@ from smfcast.registry.series import HEADLINE_METRICS
 from smfcast.store.publications import MAX_REASON
 from smfcast.store.requests import BACKTEST_LIMITS, REFIT_LIMITS
 
+from .limits import COMPUTE_ROUTES
 from .params import allow
 
 bp = Blueprint("openapi", __name__)
@@ -229,6 +230,8 @@ def spec() -> dict:
         "/v1/openapi.json": _get("This document", [], {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}, errors=(400,)),
         "/v1/docs": _get("Human-readable API documentation", [], {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}, errors=(400,)),
     }
+    for path, method in COMPUTE_ROUTES:  # the per-client limit of anonymous compute (limits.py)
+        paths[path][method]["responses"]["429"] = _PROBLEM
     return {
         "openapi": "3.0.3",
         "info": {"title": "smfcast API", "version": __version__,
