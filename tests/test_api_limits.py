@@ -76,13 +76,16 @@ def test_a_flood_of_chart_requests_renders_no_more_than_the_budget(small_store, 
     assert _from(app, "10.0.0.5").get("/v1/forecasts/chart.png?metric=market_size").status_code == 200
 
 
-def test_every_limited_view_documents_its_429(small_store):
+def test_every_marked_view_is_limited_and_documents_its_429(small_store):
     from smfcast.api.limits import _MARK, COMPUTE_ROUTES
     from smfcast.api.openapi import spec
     app = _app(small_store, "5 per minute")
     marked = set()
     for rule in app.url_map.iter_rules():
-        if hasattr(app.view_functions[rule.endpoint], _MARK):
+        view = app.view_functions[rule.endpoint]
+        if hasattr(view, _MARK):
+            assert getattr(view, "__wrapper-limiter-instance", None) == app.extensions["smfcast_limiter"], (
+                f"{rule.endpoint} is marked but was registered after limits.install: it is not limited")
             path = rule.rule.replace("<", "{").replace(">", "}")
             marked |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert marked == set(COMPUTE_ROUTES)
