@@ -69,8 +69,9 @@ def create_app(config: dict | None = None) -> Flask:
     from . import backtests, decisions, forecasts, health, jobs, meta, openapi, publications, revisions, runs, targets
     for module in (health, meta, forecasts, targets, decisions, backtests, runs, publications, revisions, jobs, openapi):
         app.register_blueprint(module.bp, url_prefix="/v1")
-    from . import observations
+    from . import observations, user_forecasts
     app.register_blueprint(observations.bp, url_prefix="/v1")
+    app.register_blueprint(user_forecasts.bp, url_prefix="/v1")
     from . import page
     app.register_blueprint(page.bp)
     install_limits(app)  # after every blueprint: it limits the views marked `limits.anonymous_compute`

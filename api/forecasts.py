@@ -1,14 +1,14 @@
 """Forecast bands: presets by GET (cached whole, ETag; see `response_cache.py`), custom scenarios
-by POST (overlay only, no refit), and fan charts."""
+by POST (overlay only, no refit), and fan charts (cached and tagged alike)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.defaults import ENSEMBLE
 from smfcast.errors import InvalidInput, NotFound
 from smfcast.outputs.bands import level_columns, parse_levels
-from smfcast.outputs.charts import fan_chart
+from smfcast.outputs.charts import CHART_FORMATS, axis_label, fan_chart
 from smfcast.outputs.run_tables import (
     forecast_rows,
     forecast_table,
@@ -22,11 +22,12 @@ from smfcast.store.runs import BASELINE
 
 from .formats import flag, requested_format, respond_table, safe_filename
 from .limits import CHART_COST, anonymous_compute
-from .params import allow, many, registry, run, store
-from .response_cache import CACHE_CONTROL, CACHE_HEADERS, etag_for
+from .params import allow, json_fields, many, registry, run, store
+from .response_cache import CACHE_HEADERS, conditional, etag_for
 
 bp = Blueprint("forecasts", __name__)
-FORECAST_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
+FORECAST_PARAMS = ("metric", "series", "scenario", "model", "level", "run", "history")
+CUSTOM_FIELDS = ("metric", "model", "level", "history", "base", "name", "title", "rationale", "levers")
 
 
 def _metrics() -> list[str]:
@@ -47,14 +48,21 @@ def get_forecasts():
         scenarios = r.scenarios
     model = request.args.get("model", ENSEMBLE)
     history = flag("history")
-    metrics = _metrics()
-    name = safe_filename("smfcast", "-".join(metrics) if len(metrics) < 3 else "all", "-".join(scenarios), model, r.run_id)
+    series = many("series")  # marked series the run forecast; without metric=, only they are answered
+    for sid in series:
+        r.series_info(sid)  # an unknown (or failed) series is a 404 naming the ones the run has
+    metrics = _metrics() if many("metric") or not series else []
+    if series and not metrics and scenarios != [BASELINE]:
+        raise NotFound(f"series {series[0]!r} is forecast under {BASELINE} only: the levers act on the headline metrics", "scenario")
+    label = "-".join(metrics) if metrics and len(metrics) < 3 else ("all" if metrics else "")
+    name = safe_filename("smfcast", label, "-".join(series), "-".join(scenarios), model, r.run_id)
     # XLSX is the analyst's workbook (metric sheets with charts, targets, assumptions, sources, run),
     # which reads the paths itself (and refuses unknown names); the long table is for the other formats.
-    workbook = build_workbook(store(), r, registry(r), metrics, scenarios, model, levels) if requested_format() == "xlsx" else None
-    rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history)
-    resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "scenarios": scenarios,
-                                                          "model": model, "levels": list(levels)},
+    workbook = (build_workbook(store(), r, registry(r), metrics, scenarios, model, levels, series=series)
+                if requested_format() == "xlsx" else None)
+    rows = [] if workbook is not None else forecast_table(store(), r, metrics, scenarios, model, levels, history, series)
+    resp = respond_table(rows, table_columns(levels), name, {"run_id": r.run_id, "metrics": metrics, "series": series,
+                                                          "scenarios": scenarios, "model": model, "levels": list(levels)},
                          wide_stats=["mean", "median"] + level_columns(levels), xlsx=workbook)
     # Built, so the query was valid: only now may a conditional request (even `*`) answer 304.
     etag = etag_for(r.run_id, request.environ)
@@ -73,11 +81,8 @@ def get_forecasts():
 @anonymous_compute
 def post_forecast():
     allow("run", "level")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidInput("the body must be a JSON object: {\"metric\": ..., \"base\": ..., \"levers\": {...}}", "body")
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object, not " + type(body).__name__, "body")
+    body = json_fields('{"metric": "npl_ratio", "base": "baseline", "levers": {"risk_model_adoption": {"2026": 80}}}', CUSTOM_FIELDS,
+                       "a custom forecast")
     r = run()
     doc = dict(body)
     metric = doc.pop("metric", None)
@@ -106,19 +111,59 @@ def post_forecast():
                          wide_stats=["mean", "median"] + level_columns(levels))
 
 
-def _chart(fmt: str):
-    allow("metric", "scenario", "model", "run")
+CHART_PARAMS = ("metric", "scenario", "model", "level", "run", "history")
+_CHART_MIMES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def _chart_format(fixed: str | None) -> str:
+    """png or svg: `format=`, else the Accept header (PNG unless SVG is preferred); a `.png` or
+    `.svg` path fixes it, and a `format=` that disagrees is refused rather than ignored."""
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in CHART_FORMATS:
+        raise InvalidInput(f"format {fmt!r} is not one of {', '.join(CHART_FORMATS)} for a chart", "format")
+    if fixed is not None:
+        if fmt not in (None, fixed):
+            raise InvalidInput(f"format {fmt!r} contradicts chart.{fixed}; ask /v1/forecasts/chart.{fmt} or /v1/forecasts/chart?format={fmt}",
+                               "format")
+        return fixed
+    if fmt is not None:
+        return fmt
+    best = request.accept_mimetypes.best_match(list(_CHART_MIMES.values()), default="image/png")
+    return "svg" if best == "image/svg+xml" else "png"
+
+
+def _chart(fixed: str | None):
+    """One scenario (baseline unless `scenario=`) with its history; several, or `all`, as small
+    multiples. Cached and tagged like the forecast tables (`response_cache.conditional`)."""
+    allow(*CHART_PARAMS)
+    for name in ("layout", "bom"):
+        if name in request.args:
+            raise InvalidInput(f"{name} is for tables; a chart takes {', '.join(CHART_PARAMS)} and format", name)
+    fmt = _chart_format(fixed)
     r = run()
     metric = request.args.get("metric", "market_size")
-    scenarios = many("scenario") or list(r.scenarios)
+    if metric not in HEADLINE_METRICS:
+        raise NotFound(f"unknown metric {metric!r}; choose one of {', '.join(HEADLINE_METRICS)}", "metric")
+    scenarios = many("scenario") or [BASELINE]
+    if scenarios == ["all"]:
+        scenarios = list(r.scenarios)
     model = request.args.get("model", ENSEMBLE)
+    levels = parse_levels(many("level") or None)
+    history = flag("history", default=True)
     info = r.metric_info(metric)
-    bands = {s: forecast_rows(store(), r, metric, model, s, LEVELS) for s in scenarios}
-    body = fan_chart(f"{info['title_en']} ({model})", info["unit"], info["history"], bands, fmt)
-    resp = Response(body, mimetype="image/png" if fmt == "png" else "image/svg+xml")
-    resp.headers["Cache-Control"] = CACHE_CONTROL
+    bands = {s: forecast_rows(store(), r, metric, model, s, levels) for s in scenarios}
+    titles = {s: r.scenario(s).title for s in scenarios}
+    title = f"{info['title_en']}: {titles[scenarios[0]] if len(scenarios) == 1 else 'scenarios'} ({model})"
+    body = fan_chart(title, axis_label(info["unit"]), info["history"] if history else [], bands, fmt, levels, titles)
+    resp = Response(body, mimetype=_CHART_MIMES[fmt])
     resp.headers["X-Smfcast-Run"] = r.run_id
-    return resp
+    return conditional(resp, r.run_id)
+
+
+@bp.get("/forecasts/chart")
+@anonymous_compute(cost=CHART_COST)
+def chart():
+    return _chart(None)
 
 
 @bp.get("/forecasts/chart.png")

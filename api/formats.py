@@ -1,7 +1,9 @@
 """One table, three formats: JSON, CSV (long or wide, optional BOM) and XLSX.
 
 Every table endpoint answers through `respond_table`, so format negotiation, file names and the
-neutralising of spreadsheet formulas happen in one place.
+neutralising of spreadsheet formulas happen in one place. JSON is the default: a request with no
+`format=` and no Accept header, or one that accepts anything (`*/*`, as curl, Python's requests
+and browsers send), gets JSON; CSV and XLSX come when `format=` or the Accept header names them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from smfcast.outputs.workbook import table_workbook
 FORMATS = ("json", "csv", "xlsx")
 LAYOUTS = ("long", "wide")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_ACCEPT = {"text/csv": "csv", XLSX_MIME: "xlsx", "application/json": "json"}
+# In order of preference: `*/*` matches the first.
+_ACCEPT = {"application/json": "json", "text/csv": "csv", XLSX_MIME: "xlsx"}
 
 
 def requested_format() -> str:

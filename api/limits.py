@@ -3,7 +3,8 @@ instead of reading a stored one, so that one client cannot take the workers from
 
 * What is limited: views marked `@anonymous_compute` (custom-scenario forecasts, goal seek,
   sensitivity, the fan charts; any new computing endpoint takes the same mark). Stored answers
-  (cached forecast GETs, runs, series) are never limited.
+  (cached forecast GETs and charts answered from the response cache, runs, series) are never
+  limited: a chart asked again is answered by `response_cache.CachedGets` before the limit.
 * Whom: a request without a valid write token, counted per client (the TCP peer address; behind a
   reverse proxy every client shares the proxy's address unless the proxy's address is replaced,
   e.g. with werkzeug's ProxyFix). A request with a valid write token is exempt: its holder may
@@ -45,8 +46,8 @@ SEEK_COST = 4  # units of one goal seek
 CHART_COST = 12  # units of one rendered chart
 ENV = "SMFCAST_ANONYMOUS_LIMIT"
 # the marked views' routes as the OpenAPI document names them, which documents their 429 (a test keeps this in step)
-COMPUTE_ROUTES = (("/v1/forecasts", "post"), ("/v1/forecasts/chart.png", "get"), ("/v1/forecasts/chart.svg", "get"),
-                  ("/v1/goal-seek", "post"), ("/v1/sensitivity", "get"))
+COMPUTE_ROUTES = (("/v1/forecasts", "post"), ("/v1/forecasts/chart", "get"), ("/v1/forecasts/chart.png", "get"),
+                  ("/v1/forecasts/chart.svg", "get"), ("/v1/goal-seek", "post"), ("/v1/sensitivity", "get"))
 _MARK = "_smfcast_compute_cost"
 
 

@@ -1,6 +1,6 @@
 """The page at `/`: one metric, one scenario (optionally one lever moved), its fan chart, band
 table, target probabilities and download links; a goal-seek form, the levers that matter most
-(a tornado) and the changes since the previous published run. Server-rendered HTML with no build
+(a tornado) and the changes since the run published before it. Server-rendered HTML with no build
 step; the numbers come from the same run store and functions as the API, so the page and a CSV agree.
 """
 
@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from smfcast.defaults import ENSEMBLE, LEVELS
 from smfcast.errors import SmfcastError
-from smfcast.outputs.charts import fan_chart, tornado_svg
+from smfcast.outputs.charts import axis_label, fan_chart, tornado_svg
 from smfcast.outputs.decision_tables import seek, tornado
 from smfcast.outputs.revisions import compare, previous_run
 from smfcast.outputs.run_tables import forecast_rows, scenario_paths, target_rows
@@ -91,8 +91,8 @@ def _tornado(r, metric: str, scenario: str, unit: str) -> tuple[str, Markup, str
 
 
 def _changes(r, metric: str, scenario: str) -> dict | None:
-    """What changed for this metric and scenario since the previous published run (or the run
-    stored before, when no other was published), and why."""
+    """What changed for this metric and scenario since the run published before this one (or the
+    run stored before, when none was), and why (`revisions.previous_run`)."""
     before, why = previous_run(store(), r)
     if before is None:
         return None
@@ -143,15 +143,16 @@ def index():
     seek_form, answer, seek_error = _goal_seek(r, scenario, years)
     if seek_error:
         status = 422
-    tornado_caption, tornado_chart, tornado_query = _tornado(r, metric, scenario, info["unit"].replace("100m_cny", "100 million CNY"))
-    svg = fan_chart(f"{info['title_en']}: {label}", info["unit"].replace("100m_cny", "100 million CNY"), info["history"],
-                    {scenario: rows}, "svg").decode("utf-8")
+    tornado_caption, tornado_chart, tornado_query = _tornado(r, metric, scenario, axis_label(info["unit"]))
+    svg = fan_chart(f"{info['title_en']}: {label}", axis_label(info["unit"]), info["history"], {scenario: rows}, "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]  # drop the XML prologue to inline it
     query = f"metric={metric}&scenario={scenario}&history=true&run={r.run_id}"
     downloads = {"CSV (long)": f"/v1/forecasts?{query}&format=csv",
                  "CSV (wide, Excel BOM)": f"/v1/forecasts?{query}&format=csv&layout=wide&bom=1",
                  "XLSX workbook": f"/v1/forecasts?{query}&format=xlsx",
-                 "XLSX, every scenario": f"/v1/forecasts?metric={metric}&scenario=all&history=true&run={r.run_id}&format=xlsx"}
+                 "XLSX, every scenario": f"/v1/forecasts?metric={metric}&scenario=all&history=true&run={r.run_id}&format=xlsx",
+                 "Chart (PNG)": f"/v1/forecasts/chart.png?metric={metric}&scenario={scenario}&run={r.run_id}",
+                 "Chart, every scenario (SVG)": f"/v1/forecasts/chart.svg?metric={metric}&scenario=all&run={r.run_id}"}
     html = render_template("index.html", run=r, metrics=HEADLINE_METRICS, metric=metric, info=info, scenarios=r.scenarios,
                            scenario=scenario, scenario_titles={s: r.scenario(s).title for s in r.scenarios},
                            levers=levers, lever=lever, value=value, year=year, years=years, error=error, custom=custom,

@@ -185,6 +185,8 @@ def json_body(example: str) -> dict:
 def json_fields(example: str, fields: tuple[str, ...], taker: str) -> dict:
     """A JSON object body whose every field is one of `fields`; an unknown one is refused by name
     (`taker` says what takes the fields: "goal seek", "the body")."""
+    if request.mimetype and not request.is_json:
+        raise UnsupportedMediaType(f"send the body as Content-Type: application/json, not {request.mimetype}", "Content-Type")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object such as {example}", "body")

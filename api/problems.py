@@ -70,11 +70,17 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(SmfcastError)
     def _smfcast(exc: SmfcastError):
         problems = getattr(exc, "problems", None)  # a refused change: every problem, each located
+        by_series = getattr(exc, "by_series", None)  # series that cannot be forecast: each named
         if problems:
             errors = [_located(p) for p in problems]
+        elif by_series:
+            errors = [{"field": exc.field, "unique_id": uid, "message": why} for uid, why in by_series]
         else:
             errors = [{"field": exc.field, "message": exc.message}] if exc.field else []
-        return problem(exc.status, type(exc).__name__, exc.message, errors)
+        response = problem(exc.status, type(exc).__name__, exc.message, errors)
+        if getattr(exc, "retry_after", None) is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

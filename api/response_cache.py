@@ -1,11 +1,12 @@
-"""Whole forecast answers, cached per worker and served before Flask sees the request.
+"""Whole forecast answers and fan charts, cached per worker and served before Flask sees the request.
 
-A forecast GET names a run (pinned with `?run=`, or else the published one), a query and an
-Accept header. A run never changes, so those three give the same bytes for as long as the API's
-code is the same; the ETag is built from all four (`etag_for`). The view stores each answer it
-builds under its ETag; `CachedGets`, a WSGI middleware, answers a repeated GET from that store
-with one indexed read (the published run's id) and none of Flask's routing, request parsing or
-response building. At 32 connections on two sync workers that per-request cost is what queues.
+A forecast or chart GET (`CACHED_PATHS`) names a run (pinned with `?run=`, or else the published
+one), a query and an Accept header. A run never changes, so those three give the same bytes for
+as long as the API's code is the same; the ETag is built from all four (`etag_for`). The view
+stores each answer it builds under its ETag (`conditional`); `CachedGets`, a WSGI middleware,
+answers a repeated GET from that store with one indexed read (the published run's id) and none of
+Flask's routing, request parsing or response building. At 32 connections on two sync workers that per-request cost is what queues;
+for a chart, the render (tens of milliseconds of matplotlib) is what a repeat is spared.
 
 Conditional requests compare weakly (RFC 9110: a proxy that compresses weakens the tag), and a
 cached answer exists only for a query that was valid, so `If-None-Match: *` never answers 304
@@ -21,6 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from flask import Response, current_app, request
+
+CACHED_PATHS = frozenset({"/v1/forecasts", "/v1/forecasts/chart", "/v1/forecasts/chart.png", "/v1/forecasts/chart.svg"})
 CACHE_CONTROL = "public, max-age=60"
 # A forecast answer is JSON, CSV or XLSX by the Accept header too: a shared cache must key on it.
 CACHE_HEADERS = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept"}
@@ -102,14 +106,29 @@ def weak_match(header: str | None, etag: str) -> bool:
     return False
 
 
-class CachedGets:
-    """WSGI middleware: answer `GET path` from the cache when the same answer was built before."""
+def conditional(resp: Response, run_id: str) -> Response:
+    """Tag a built answer of a cached path, keep it for `CachedGets`, and answer 304 instead when
+    the request's If-None-Match names it. Call it only once the query proved valid."""
+    etag = etag_for(run_id, request.environ)
+    resp.set_etag(etag)
+    resp.headers.update(CACHE_HEADERS)
+    current_app.extensions["smfcast_responses"].put(etag, resp.get_data(), list(resp.headers.items()))
+    if request.if_none_match.contains_weak(etag):
+        not_modified = Response(status=304)
+        not_modified.set_etag(etag)
+        not_modified.headers.update(CACHE_HEADERS)
+        return not_modified
+    return resp
 
-    def __init__(self, app, cache: ResponseCache, published_id, path: str = "/v1/forecasts"):
-        self.app, self.cache, self.published_id, self.path = app, cache, published_id, path
+
+class CachedGets:
+    """WSGI middleware: answer `GET path` (one of `paths`) from the cache when the same answer was built before."""
+
+    def __init__(self, app, cache: ResponseCache, published_id, paths: frozenset[str] = CACHED_PATHS):
+        self.app, self.cache, self.published_id, self.paths = app, cache, published_id, paths
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == self.path:
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") in self.paths:
             run_id = pinned_run(environ.get("QUERY_STRING", "")) or self.published_id()
             if run_id:
                 etag = etag_for(run_id, environ)

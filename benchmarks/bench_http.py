@@ -29,7 +29,8 @@ generator) is used where installed, else the asyncio client.
 
 `--fairness` then measures, in paired rounds, one client's cached GET (one connection, from
 127.0.0.3) alone and while another client (from 127.0.0.2, no token) runs 8 concurrent loops on
-`chart.png` and 8 on custom-scenario POSTs, and prints each round's p99 under attack as a ratio to
+`chart.png` (a new query each time, so that no chart is answered from the cache) and 8 on
+custom-scenario POSTs, and prints each round's p99 under attack as a ratio to
 the idle p99 beside it (target: within 3x; the median over rounds is the figure), with how many of
 the attacker's requests were computed and how many refused (429) by the per-client limit of
 anonymous compute (`api/limits.py`). The other measurements send the write token, which that limit
@@ -401,7 +402,10 @@ def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, to
 
 
 ATTACKER, VICTIM = "127.0.0.2", "127.0.0.3"  # two clients by address (Linux answers on all of 127/8)
-CHART_PATH = "/v1/forecasts/chart.png?metric=market_size"
+CHART_PATH = "/v1/forecasts/chart.png?metric={metric}&scenario={scenario}&level={level}"  # a new query each time: no cache hit
+CHART_QUERIES = [{"metric": m, "scenario": s, "level": lv} for lv in range(50, 100)
+                 for s in ("baseline", "adverse", "policy_targets", "policy_targets_adverse")
+                 for m in ("market_size", "npl_ratio", "green_loan_share")]
 
 
 async def _timed_from(port: int, raw: bytes, local: str) -> tuple[float, int]:
@@ -414,19 +418,23 @@ async def _timed_from(port: int, raw: bytes, local: str) -> tuple[float, int]:
     return time.perf_counter() - started, int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
 
 
-async def _loops(port: int, jobs: list[tuple[str, bytes, int]], local: str, seconds: float) -> dict:
-    """Closed loops for `seconds`: for each (label, request, n), n connections each sending the next
-    request as soon as the answer arrived. Returns label -> {"latencies": [...], "statuses": [...]}."""
+async def _loops(port: int, jobs: list[tuple[str, list[bytes], int]], local: str, seconds: float) -> dict:
+    """Closed loops for `seconds`: for each (label, requests, n), n connections each sending the next
+    of the requests (in turn, shared by the n) as soon as the answer arrived. Returns label ->
+    {"latencies": [...], "statuses": [...]}."""
     out = {label: {"latencies": [], "statuses": []} for label, _, _ in jobs}
+    turn = {label: 0 for label, _, _ in jobs}
     stop = time.perf_counter() + seconds
 
-    async def loop(label: str, raw: bytes):
+    async def loop(label: str, raws: list[bytes]):
         while time.perf_counter() < stop:
+            raw = raws[turn[label] % len(raws)]
+            turn[label] += 1
             elapsed, status = await _timed_from(port, raw, local)
             out[label]["latencies"].append(elapsed)
             out[label]["statuses"].append(status)
 
-    await asyncio.gather(*(loop(label, raw) for label, raw, n in jobs for _ in range(n)))
+    await asyncio.gather(*(loop(label, raws) for label, raws, n in jobs for _ in range(n)))
     return out
 
 
@@ -443,14 +451,16 @@ def fairness(port: int, args) -> None:
     seconds = 2.0 if args.small else 8.0
     loops = 8
     get_raw = request_bytes("GET", GET_PATH)
-    attack = [("chart.png", request_bytes("GET", CHART_PATH), loops), ("POST", request_bytes("POST", POST_PATH, POST_BODY), loops)]
+    charts = [request_bytes("GET", CHART_PATH.format(**q)) for q in CHART_QUERIES]
+    attack = [("chart.png", charts, loops), ("POST", [request_bytes("POST", POST_PATH, POST_BODY)], loops)]
     ctx = multiprocessing.get_context("spawn")
-    print(f"fairness: {rounds} rounds of {seconds:g} s; the attacker ({ATTACKER}, no token) runs {loops} loops on {CHART_PATH} "
-          f"and {loops} on POST {POST_PATH}; the victim ({VICTIM}) one connection of cached GET {GET_PATH}; "
+    print(f"fairness: {rounds} rounds of {seconds:g} s; the attacker ({ATTACKER}, no token) runs {loops} loops on chart.png "
+          f"(a new query each time, {len(charts)} in turn: none answered from the cache) and {loops} on POST {POST_PATH}; the victim "
+          f"({VICTIM}) one connection of cached GET {GET_PATH}; "
           f"the limit of anonymous compute: {configured_limit()} per client and worker")
 
     def victim() -> np.ndarray:
-        lat = asyncio.run(_loops(port, [("GET", get_raw, 1)], VICTIM, seconds))["GET"]
+        lat = asyncio.run(_loops(port, [("GET", [get_raw], 1)], VICTIM, seconds))["GET"]
         bad = sum(1 for st in lat["statuses"] if st != 200)
         if bad:
             raise SystemExit(f"the victim's cached GET got {bad} non-200 answers")

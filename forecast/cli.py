@@ -154,25 +154,94 @@ def _read_document(path: str) -> dict:
 
 
 def _forecast(args) -> int:
+    """Bands of a headline metric or a marked series from a stored run, or of the series in a long
+    file (`--csv`), forecast now by `smfcast.forecast`."""
+    chosen = [name for name in ("metric", "series", "csv") if getattr(args, name)]
+    if len(chosen) != 1:
+        raise InvalidInput("give one of --metric METRIC, --series ID (a marked series of the run) or --csv FILE --h H", "metric")
+    if args.csv:
+        return _forecast_file(args)
+    for flag in ("h", "output"):
+        if getattr(args, flag) is not None:
+            raise InvalidInput(f"--{flag} goes with --csv FILE (a run's horizon is fixed by the run)", flag)
     from smfcast.outputs.bands import parse_levels
     from smfcast.outputs.run_tables import forecast_rows, scenario_paths
     from smfcast.policy.scenarios import parse_custom
     store = _store(args)
     run = store.get(args.run)
     levels = parse_levels(args.level)
-    if args.scenario_file:
+    if args.series:
+        if args.scenario_file:
+            raise InvalidInput("--scenario-file moves a headline metric; a marked series is forecast under baseline only",
+                               "scenario-file")
+        rows = forecast_rows(store, run, None, args.model, args.scenario, levels, history=args.history, series=args.series)
+        info, title = run.series_info(args.series), args.series
+    elif args.scenario_file:
         custom = parse_custom(_read_document(args.scenario_file), run.presets(), run.levers())
         paths = scenario_paths(store, run, args.metric, args.model, custom)
         rows = forecast_rows(store, run, args.metric, args.model, custom.name, levels, history=args.history, paths=paths)
+        info, title = run.metric_info(args.metric), args.metric
     else:
         rows = forecast_rows(store, run, args.metric, args.model, args.scenario, levels, history=args.history)
+        info, title = run.metric_info(args.metric), args.metric
     columns = ["period", "kind", "scenario", "model", "mean", "median"] + level_columns(levels)
     if args.format == "table":
-        info = run.metric_info(args.metric)
-        print(f"{args.metric}: {info['title_en']} [{info['unit']}], run {run.run_id}, method {run.method(args.metric).method}")
+        from smfcast.engine.records import Method
+        print(f"{title}: {info['title_en']} [{info['unit']}], run {run.run_id}, method {Method.from_dict(info.get('method')).method}")
     else:
         columns = ["series_id", "run_id", "unit"] + columns
     print(render(rows, columns, args.format))
+    return 0
+
+
+def _forecast_file(args) -> int:
+    """`smfcast forecast --csv FILE --h H`: the long file's series forecast by `smfcast.forecast`."""
+    from pathlib import Path
+
+    import smfcast
+    from smfcast.engine.frames import answer_columns, answer_rows, long_frame
+    from smfcast.outputs import user_forecasts
+    from smfcast.outputs.bands import parse_levels
+    if args.h is None:
+        raise InvalidInput("--csv needs --h, the number of periods to forecast", "h")
+    for flag, default in (("run", None), ("scenario_file", None), ("history", False), ("scenario", "baseline")):
+        if getattr(args, flag) != default:
+            raise InvalidInput(f"--{flag.replace('_', '-')} reads a stored run; a --csv file is forecast afresh", flag)
+    path = Path(args.csv)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", "csv") from None
+    out = Path(args.output) if args.output else None
+    if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
+        raise InvalidInput(f"-o {out.name}: write a .csv or .xlsx file", "output")
+    if out is not None and not out.parent.exists():
+        raise InvalidInput(f"directory {out.parent} does not exist", "output")
+    levels = parse_levels(args.level)
+    members = args.model != ENSEMBLE
+    df = long_frame(user_forecasts.records_from_file(data, path.name), path.name)
+    fc = smfcast.forecast(df, args.h, levels, models=_models(args.models) if args.models else None, n_paths=args.paths,
+                          seed=args.seed, evidence=args.evidence, members=members, quiet=args.quiet, engine=args.engine,
+                          address=args.address)
+    rows = answer_rows(fc, levels)
+    if members and args.model != "all":
+        rows = [r for r in rows if r["model"] == args.model]
+        if not rows:
+            raise InvalidInput(f"--model {args.model}: not one of the members fitted ({', '.join(fc.method.models)})", "model")
+    columns = answer_columns(levels)
+    method = fc.method
+    if out is None:
+        print(render(rows, columns, args.format))
+    else:
+        from smfcast.outputs.workbook import table_workbook
+        blob = csv_text(rows, columns).encode("utf-8") if out.suffix.lower() == ".csv" else table_workbook([("forecast", rows, columns)])
+        try:
+            out.write_bytes(blob)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}", "output") from None
+        print(f"wrote {out} ({len(blob):,} bytes): {len(method.series)} series, h={args.h}, evidence {method.evidence}")
+    if args.format == "table" or out is not None:
+        print(f"evidence: {method.why}", file=sys.stderr)
     return 0
 
 
@@ -200,7 +269,9 @@ def _export(args) -> int:
         raise InvalidInput("--sensitivity and --compare add sheets to the workbook: use them with --format xlsx",
                            "sensitivity" if args.sensitivity else "compare")
     else:
-        rows = forecast_table(store, run, metrics or run.metrics, scenarios or run.scenarios, args.model, levels, history=True)
+        marked = [s for s in run.series_ids if args.model in run.series_info(s)["models"]] if not metrics else []
+        rows = forecast_table(store, run, metrics or run.metrics, scenarios or run.scenarios, args.model, levels, history=True,
+                              series=marked)
         data = csv_text(rows, table_columns(levels)).encode("utf-8-sig" if args.bom else "utf-8")
     try:
         out.write_bytes(data)
@@ -355,10 +426,7 @@ VALIDATE_COLUMNS = ["method", "series", "fallback", "smape", "mase", "coverage-8
 def _validate(args) -> int:
     import time
 
-    from tqdm import tqdm
-
     from smfcast.engine.datasets import load_csv, load_dataset
-    from smfcast.engine.executor import executor
     from smfcast.engine.validate import validate
     models = tuple(m.strip() for m in args.models.split(",")) if args.models else MEMBERS
     if any(m not in MEMBERS for m in models):
@@ -369,10 +437,7 @@ def _validate(args) -> int:
         raise InvalidInput("--csv needs --h, the number of final points to hold out", "h")
     series = load_dataset(args.dataset, args.limit) if args.dataset else load_csv(args.csv, args.h, args.limit)
     started = time.perf_counter()
-    bar = tqdm(total=len(series), desc="validate", unit="series", disable=args.quiet, file=sys.stderr)
-    with executor(args.engine, args.address) as ex:
-        rows, info = validate(series, models, args.seed, ex, progress=bar.update, procedure=args.procedure)
-    bar.close()
+    rows, info = validate(series, models, args.seed, args.procedure, args.engine, args.address, quiet=args.quiet)
     took = time.perf_counter() - started
     if args.format != "table":
         print(render(rows, VALIDATE_COLUMNS, args.format))
@@ -527,15 +592,33 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--reason", default=None, help="why, for the publication history")
     pub.set_defaults(func=_publish)
 
-    fc = sub.add_parser("forecast", help="print bands for one metric from a stored run")
-    fc.add_argument("--metric", required=True, choices=HEADLINE_METRICS)
-    fc.add_argument("--model", default=ENSEMBLE)
-    fc.add_argument("--scenario", default="baseline")
+    fc = sub.add_parser("forecast", help="bands of a headline metric or a marked series from a stored run, "
+                                         "or of the series in your own long file (--csv FILE --h H)")
+    fc.add_argument("--metric", default=None, choices=HEADLINE_METRICS, help="a headline metric of the run")
+    fc.add_argument("--series", default=None, help="a series the run forecast because it is marked (`data series add --forecast`)")
+    fc.add_argument("--csv", default=None, metavar="FILE",
+                    help="a long .csv or .xlsx file (series_id or unique_id, period or ds, value or y) to forecast now")
+    fc.add_argument("--h", type=int, default=None, help="with --csv: periods to forecast")
+    fc.add_argument("-o", "--output", default=None, help="with --csv: write the rows to a .csv or .xlsx file instead of printing them")
+    fc.add_argument("--model", default=ENSEMBLE,
+                    help=f"{ENSEMBLE} (default) or a member ({', '.join(MEMBERS)}); with --csv also 'all' for every member")
+    fc.add_argument("--scenario", default="baseline", help="a preset scenario of the run (default baseline)")
     fc.add_argument("--level", default=_LEVELS, help=f"central band levels in percent (default {_LEVELS})")
     fc.add_argument("--run", default=None, help="run id (default: the published run)")
     fc.add_argument("--history", action="store_true", help="include the observed history")
     fc.add_argument("--scenario-file", default=None, help="a custom scenario (TOML or JSON: base + lever overrides)")
-    fc.add_argument("--format", choices=FORMATS, default="table")
+    fc.add_argument("--models", default=None, help=f"with --csv: comma-separated members to fit (default: {','.join(MEMBERS)})")
+    fc.add_argument("--paths", type=int, default=None,
+                    help="with --csv: sample paths per member (default 2000 on each series' own evidence, 500 pooled)")
+    fc.add_argument("--seed", type=int, default=SEED, help=f"with --csv: random seed (default {SEED})")
+    fc.add_argument("--evidence", choices=("auto", "own", "pooled"), default="auto",
+                    help="with --csv: what learns the ensemble: each series' own backtest, or held-back forecasts pooled "
+                         "across the series (default auto: pooled from 10 series on)")
+    fc.add_argument("--engine", choices=("local", "serial", "dask"), default="local",
+                    help="with --csv: where the series are fitted (default local processes)")
+    fc.add_argument("--address", default=None, help="with --engine dask: the scheduler, e.g. tcp://HOST:8786")
+    fc.add_argument("--quiet", action="store_true", help="with --csv: no progress bar")
+    fc.add_argument("--format", choices=FORMATS, default="table", help="table (default), json or csv")
     fc.set_defaults(func=_forecast)
 
     ex = sub.add_parser("export", help="write a run as an XLSX workbook or a long CSV for spreadsheets")

@@ -14,8 +14,8 @@ from smfcast.errors import InvalidInput
 from smfcast.outputs.tables import FORMATS, render
 from smfcast.registry import changes, intake
 from smfcast.registry.intake import NewObservation, NewSeries, NewSource, Origin
-from smfcast.registry.periods import FREQUENCIES
 from smfcast.registry.location import default_data_dir, writable_data_dir
+from smfcast.registry.periods import FREQUENCIES
 from smfcast.registry.series import HEADLINE_METRICS, QUALITIES, load_registry
 from smfcast.registry.transforms import TRANSFORMS
 
@@ -55,7 +55,7 @@ def _bounds(text: str) -> tuple[float, float]:
 def _series_add(args) -> int:
     s = NewSeries(args.series_id, args.title_en or "", args.title_zh or "", args.unit, args.frequency, args.region,
                   _bounds(args.bounds), args.transform, args.national, args.definition or "", args.headline,
-                  Origin("smfcast data series add"))
+                  Origin("smfcast data series add"), args.forecast)
     print(intake.apply(_dir(args), series=[s], who=_who(args), reason=args.reason or "").summary())
     return 0
 
@@ -156,6 +156,8 @@ def register(data_sub, parser_class) -> None:
     radd.add_argument("--national", default=None, help="the national counterpart a short provincial series leans on")
     radd.add_argument("--definition", default=None)
     radd.add_argument("--headline", default=None, choices=HEADLINE_METRICS, help="publish this headline metric from the new series")
+    radd.add_argument("--forecast", action="store_true",
+                      help="every run forecasts the series (served at GET /v1/forecasts?series=ID; default: not forecast)")
     _writer(radd, _series_add)
 
     imp = data_sub.add_parser("import", help="add many observations (and their new sources) from a .csv or .xlsx file")

@@ -24,6 +24,20 @@ MIN_DIRECT_POINTS = 10
 # A backtest rerun (`smfcast backtest`, `POST /v1/backtests`): h steps ahead from each of n_windows
 # origins step_size apart (4 steps: a year of quarters), with n_paths sample paths per model.
 BACKTEST = {"h": 4, "n_windows": 8, "step_size": 1, "n_paths": 500}
+# Every answer (CLI, HTTP, exports) rounds computed values (band edges, means, scores) to this many
+# significant digits: a quantile read off a few thousand paths has a Monte Carlo error far larger,
+# and longer numbers are float noise (27.400000000000002). Observed values stay as recorded.
+PRECISION = 6
+
+
+def rounded(value):
+    """A computed number at `PRECISION` significant digits; None for None, NaN or an infinity."""
+    if value is None:
+        return None
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return float(f"{value:.{PRECISION}g}")
 
 
 def env_number(name: str, default: float, minimum: float, whole: bool = False) -> float:

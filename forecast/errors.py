@@ -59,3 +59,20 @@ class InvalidInput(SmfcastError):
     """A request or command argument that is malformed or out of range."""
 
     status = 422
+
+
+class InvalidSeries(InvalidInput, ValueError):
+    """Series the engine cannot forecast, every one named with its reason (too short, gaps, values
+    that are not finite numbers, a frequency it cannot handle). A ValueError too, as data
+    libraries raise for bad data; nothing is forecast when one is raised."""
+
+    def __init__(self, problems: list[tuple[str, str]], field: str = "data"):
+        shown = "; ".join(f"{uid!r}: {why}" for uid, why in problems[:10])
+        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        super().__init__(f"cannot forecast {len(problems)} series: {shown}{more}", field)
+        self.by_series = problems
+
+
+class InvalidArgument(InvalidInput, ValueError):
+    """A bad argument or frame given to the Python face (`smfcast.forecast`): a ValueError too, as
+    Python users expect of a bad value, and a 422 through the doors."""

@@ -51,10 +51,10 @@ def test_charts_goal_seek_and_sensitivity_draw_on_one_budget_by_their_cost(small
     from smfcast.api.limits import CHART_COST, SEEK_COST
     app = _app(small_store, f"{CHART_COST + SEEK_COST + 1} per minute")
     c = _from(app, "10.0.0.3")
-    assert c.get("/v1/forecasts/chart.svg?metric=npl_ratio").status_code == 200
+    assert c.get("/v1/forecasts/chart.svg?metric=npl_ratio&level=61").status_code == 200
     assert c.post("/v1/goal-seek", json=SEEK).status_code == 200
     assert c.get("/v1/sensitivity?target=npl_below_2_2_by_2026").status_code == 200
-    for refused in (c.get("/v1/sensitivity?target=npl_below_2_2_by_2026"), c.get("/v1/forecasts/chart.png?metric=npl_ratio"),
+    for refused in (c.get("/v1/sensitivity?target=npl_below_2_2_by_2026"), c.get("/v1/forecasts/chart.png?metric=npl_ratio&level=62"),
                     c.post("/v1/goal-seek", json=SEEK), c.post("/v1/forecasts", json=BODY)):
         assert refused.status_code == 429 and refused.mimetype == PROBLEM
 
@@ -70,10 +70,12 @@ def test_a_flood_of_chart_requests_renders_no_more_than_the_budget(small_store, 
     app = create_app({"SMFCAST_DATA": str(DATA), "SMFCAST_STORE": str(small_store.path), "TESTING": True,
                       "SMFCAST_API_TOKENS": {"tester": TOKEN}})  # the default limit
     flood = _from(app, "10.0.0.4")
-    statuses = [flood.get("/v1/forecasts/chart.png?metric=market_size").status_code for _ in range(40)]
-    budget = int(DEFAULT_LIMIT.split()[0]) // CHART_COST
+    statuses = [flood.get(f"/v1/forecasts/chart.png?metric=market_size&level={50 + i}").status_code for i in range(40)]
+    budget = int(DEFAULT_LIMIT.split()[0]) // CHART_COST  # a new query each time: none answered from the cache
     assert statuses == [200] * budget + [429] * (40 - budget) and len(renders) == budget
-    assert _from(app, "10.0.0.5").get("/v1/forecasts/chart.png?metric=market_size").status_code == 200
+    assert _from(app, "10.0.0.5").get("/v1/forecasts/chart.png?metric=market_size&level=99").status_code == 200
+    assert flood.get("/v1/forecasts/chart.png?metric=market_size&level=50").status_code == 200  # asked before: from the cache
+    assert len(renders) == budget + 1
 
 
 def test_every_marked_view_is_limited_and_documents_its_429(small_store):

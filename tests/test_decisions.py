@@ -408,7 +408,7 @@ def test_api_goal_seek_and_sensitivity(client, small_store, small_run):
     for bad in (0, 1, 1.5, "high", True):
         _problem(client.post("/v1/goal-seek", json={**body, "probability": bad}), 422, "probability")
     assert "does not act on npl_ratio" in _problem(client.post("/v1/goal-seek", json={**body, "lever": "interest_subsidy"}), 422, "lever")
-    _problem(client.post("/v1/goal-seek", data="lever=snow", content_type="application/x-www-form-urlencoded"), 422, "body")
+    _problem(client.post("/v1/goal-seek", data="lever=snow", content_type="application/x-www-form-urlencoded"), 415, "Content-Type")
     _problem(client.post("/v1/goal-seek", json={**body, "colour": "red"}), 422, "colour")
     _problem(client.post("/v1/goal-seek", json={"target": NPL_TARGET, "probability": 0.5}), 422, "lever")
     _problem(client.post("/v1/goal-seek", json={**body, "from_year": 2040}), 422, "from_year")
@@ -541,7 +541,8 @@ def test_previous_run_is_the_one_published_before(two_runs, tmp_path):
     assert found.run_id == a.run_id and why.startswith("published ")
     assert previous_run(store, a)[0] is None  # nothing was published before it
     store.publish(a.run_id, "test", "back to the first")
-    assert previous_run(store, a)[0].run_id == b.run_id
+    assert previous_run(store, a) == (None, "no earlier run in the store")  # a rollback looks back, never at a newer run
+    assert previous_run(store, b)[0].run_id == a.run_id
 
 
 def test_a_runs_workbook_and_comparison_read_the_registry_the_run_was_made_from(tmp_path, capsys):

@@ -48,7 +48,9 @@ def test_page_lever_adjustment_moves_the_band_and_bad_input_is_named(client):
     assert gdp.status_code == 422 and "metric &#39;gdp&#39; is not one of" in text and "scenario &#39;rosy&#39; is not one of" in text
 
 
-def _chromium():
+def _chromium(width: int = 1200, height: int = 1600):
+    """Headless Chromium showing `width` x `height` CSS pixels (a phone's viewport below 600:
+    mobile emulation, so the page's viewport meta applies), keeping the console's messages."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         reason = "Debian's chromium and chromium-driver are not installed; .ci/run installs them when it can"
@@ -59,9 +61,66 @@ def _chromium():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,1600"):
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--window-size={width},{height}",
+                 "--hide-scrollbars"):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                                  "mobile": width < 600})
+    return browser
+
+
+def _console_errors(browser) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [390, 1280])
+def test_page_fits_its_width_has_no_console_errors_and_every_control_updates_it(live_server, tmp_path, width):
+    """At a phone's 390 CSS pixels and at a desktop's 1280: nothing wider than the viewport (no
+    sideways scrolling; wide tables scroll inside their own box), no console error (the favicon
+    is served), and each control redraws the page as soon as it changes, with no button."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    browser = _chromium(width, 900)
+    try:
+        def overflow() -> int:
+            return browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+        def bands() -> str:
+            return browser.find_element(By.ID, "bands").text
+
+        browser.get(live_server + "/?metric=npl_ratio&scenario=baseline")
+        assert browser.execute_script("return window.innerWidth") == width
+        assert overflow() == 0
+        assert not [b for b in browser.find_elements(By.ID, "update") if b.is_displayed()]  # no button to click
+        icon = browser.execute_script("return document.querySelector('link[rel=icon]').href")
+        assert icon.endswith("/static/favicon.svg")
+        shot = tmp_path / f"page-{width}.png"
+        browser.save_screenshot(str(shot))
+        assert Image.open(shot).size[0] == width
+        before = bands()
+        Select(browser.find_element(By.ID, "metric")).select_by_value("market_size")
+        WebDriverWait(browser, 30).until(lambda b: "metric=market_size" in b.current_url)
+        assert bands() != before and overflow() == 0
+        before = bands()
+        Select(browser.find_element(By.ID, "lever")).select_by_value("guarantee_balance")
+        WebDriverWait(browser, 30).until(lambda b: "lever=guarantee_balance" in b.current_url)
+        value = browser.find_element(By.ID, "value")
+        value.send_keys("60", Keys.ENTER)
+        WebDriverWait(browser, 30).until(lambda b: "value=60" in b.current_url)
+        assert "guarantee_balance = 60" in browser.find_element(By.ID, "chart").get_attribute("data-scenario")
+        assert bands() != before and overflow() == 0
+        before = bands()
+        Select(browser.find_element(By.ID, "year")).select_by_visible_text("2028")
+        WebDriverWait(browser, 30).until(lambda b: "year=2028" in b.current_url)
+        assert bands() != before and overflow() == 0
+        assert _console_errors(browser) == []
+    finally:
+        browser.quit()
 
 
 @pytest.mark.slow

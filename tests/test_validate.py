@@ -11,7 +11,8 @@ import pytest
 from smfcast.cli import main
 from smfcast.engine.datasets import load_csv
 from smfcast.engine.ensemble import pooled
-from smfcast.engine.validate import _naive2, pooled_point_rule, pooled_pool, pooled_weights
+from smfcast.engine.cross_learning import pooled_point_rule, pooled_pool, pooled_weights
+from smfcast.engine.validate import _naive2
 
 ROWS = {"ets", "theta", "ensemble (mixture, equal)", "ensemble (mixture, weighted)", "ensemble (equal weights)", "ensemble",
         "ensemble (calibrated)", "naive", "theta (statsmodels)", "random walk with drift"}
@@ -154,7 +155,7 @@ def test_pooled_procedure_leaves_out_a_member_far_worse_on_held_back_points_and_
 
 
 def test_pooled_calibration_scores_both_held_back_origins():
-    from smfcast.engine.validate import pooled_factors
+    from smfcast.engine.cross_learning import pooled_factors
     from smfcast.registry.transforms import Transform
     space = Transform("none")
     paths = np.random.default_rng(0).normal(0, 1, (400, 2))

@@ -3,12 +3,11 @@
 This is where the data registry meets the models. A provincial annual series long enough to fit
 (`MIN_DIRECT_POINTS`) is fitted directly; otherwise its national counterpart is fitted and the
 provincial/national relation carries the forecast to the province (`provincial.py`). Either way
-the series that is fitted goes through the same steps (`fit_series`): its own rolling-origin
-backtest chooses the fitting scale, weights the members and calibrates the ensemble
-(`backtest.learn`); every member is fitted on that scale; the ensemble is the weighted median of
-the member points with the recentred weighted mixture of their paths around it, stretched by the
-calibration factors (widening only; steps past the backtested ones reuse the last factor and are
-labelled "extrapolated").
+the series that is fitted goes through the engine's one entry on arrays (`forecaster.fit_own`:
+what `smfcast.forecast` does with a series on its own evidence): its own rolling-origin backtest
+chooses the fitting scale, pools and weights the members and calibrates the ensemble. A national
+series too sparse for a regular grid is the exception: a random walk on its native dates
+(`fit_sparse`), since models on a grid would fit straight-line fills.
 
 Output paths are in the metric's model space (log for balances, logit for percentages) for the
 year-ends after the last provincial observation through `until_year`: scenarios act there, and
@@ -18,58 +17,24 @@ bands back-transform at the end.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from smfcast.defaults import BACKTEST, ENSEMBLE, MEMBERS, N_PATHS, SEED, members_for
-from smfcast.engine import calibration, provincial
-from smfcast.engine.backtest import BacktestSpec, Learned, learn
-from smfcast.engine.ensemble import DEFAULT_COMBINATION, DEFAULT_POINT_RULE, combine, normalize_weights
-from smfcast.engine.members import fit_members
+from smfcast.defaults import ENSEMBLE
+from smfcast.engine import provincial
+from smfcast.engine.config import PRIOR_SIGMA, EngineConfig
+from smfcast.engine.forecaster import SeriesFit, SeriesInput, fit_own, min_points
 from smfcast.engine.records import SCHEMA, Method
-from smfcast.engine.scales import choose as choose_scale
 from smfcast.errors import SmfcastError
 from smfcast.registry.grid import RegularSeries, regularize
 from smfcast.registry.periods import STEP_MONTHS, Period, future_periods
-from smfcast.registry.series import UNFIT_QUALITIES, Observation, Registry, SeriesMeta
+from smfcast.registry.series import Observation, Registry, SeriesMeta
 from smfcast.registry.transforms import Transform
 from smfcast.seeds import rng_for
 
-PRIOR_SIGMA = {"log": 0.05, "logit": 0.10, "none": 0.05}  # per sqrt(year); see provincial.py
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Everything besides the data that changes the numbers (it goes into the run id)."""
-
-    seed: int = SEED
-    n_paths: int = N_PATHS
-    until_year: int = 2030
-    models: tuple[str, ...] = MEMBERS
-    exclude_qualities: tuple[str, ...] = UNFIT_QUALITIES
-    min_direct_points: int = provincial.MIN_DIRECT_POINTS
-    prior_sigma: dict = field(default_factory=lambda: dict(PRIOR_SIGMA))
-    # The backtest every run makes of the series it fits, for member weights and band calibration
-    # (the same defaults as `smfcast backtest`); backtest_windows = 0 keeps equal, raw ensembles.
-    backtest_h: int = BACKTEST["h"]
-    backtest_windows: int = BACKTEST["n_windows"]
-    backtest_paths: int = BACKTEST["n_paths"]
-
-    def to_dict(self) -> dict:
-        return {"seed": self.seed, "n_paths": self.n_paths, "until_year": self.until_year, "models": list(self.models),
-                "exclude_qualities": list(self.exclude_qualities), "min_direct_points": self.min_direct_points,
-                "prior_sigma": dict(sorted(self.prior_sigma.items())), "backtest_h": self.backtest_h,
-                "backtest_windows": self.backtest_windows, "backtest_paths": self.backtest_paths}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EngineConfig":
-        defaults = cls()  # runs stored before the backtest settings existed read back with today's defaults
-        return cls(seed=int(d["seed"]), n_paths=int(d["n_paths"]), until_year=int(d["until_year"]), models=tuple(d["models"]),
-                   exclude_qualities=tuple(d["exclude_qualities"]), min_direct_points=int(d["min_direct_points"]),
-                   prior_sigma=dict(d["prior_sigma"]), backtest_h=int(d.get("backtest_h", defaults.backtest_h)),
-                   backtest_windows=int(d.get("backtest_windows", defaults.backtest_windows)),
-                   backtest_paths=int(d.get("backtest_paths", defaults.backtest_paths)))
+__all__ = ["EngineConfig", "MetricForecast", "fit_sparse", "forecast_marked", "forecast_metric", "forecast_years", "national_at"]
+MARKED = "series:"  # the key prefix of a marked series' forecast in a run (metrics have bare names)
 
 
 @dataclass
@@ -88,49 +53,6 @@ class MetricForecast:
 
     def natural(self, model: str) -> np.ndarray:
         return self.transform.inverse(self.paths[model])
-
-
-@dataclass
-class SeriesFit:
-    """One regular series fitted: model-space paths per member and for the ensemble (steps 1..h
-    after its last period), the ensemble's point, and the record of how."""
-
-    paths: dict[str, np.ndarray]
-    point: np.ndarray
-    members: dict[str, dict]
-    failures: dict[str, str]
-    record: dict
-
-
-def fit_series(series: RegularSeries, meta: SeriesMeta, h: int, config: EngineConfig, label: str) -> SeriesFit:
-    """Backtest, fit every member on the chosen scale, combine and calibrate (module docstring)."""
-    m = series.season_length
-    models = members_for(config.models, m)
-    if config.backtest_windows > 0:
-        spec = BacktestSpec(h=config.backtest_h, n_windows=config.backtest_windows)
-        learned = learn(series, m, models, spec, config.backtest_paths, config.seed, label, meta.lower, meta.upper, h)
-    else:
-        choice = choose_scale(series.y, meta.lower, meta.upper, h)
-        learned = Learned(choice, None, None, DEFAULT_COMBINATION, DEFAULT_POINT_RULE,
-                          {"status": "uncalibrated: backtest_windows = 0", "weighting": "equal: backtest off", "scale": choice.describe()})
-    fitted = fit_members(series.y, m, h, models, config.n_paths, config.seed, label, learned.scale.scale)
-    if not fitted.fits:
-        raise SmfcastError(f"every model failed on {label}: " + "; ".join(f"{k}: {v}" for k, v in fitted.failures.items()))
-    natural = fitted.paths
-    z = {name: series.transform.forward_inside(p) for name, p in natural.items()}
-    weights = normalize_weights(list(z), learned.weights)
-    point, ens = combine(natural, weights, rng_for(config.seed, label, ENSEMBLE), learned.combination, series.transform,
-                         learned.point_rule)
-    record = dict(learned.record)
-    if learned.factors is not None:
-        factors, labels = calibration.extend(learned.factors, h)
-        ens, factors, record["capped_steps"] = calibration.widen(ens, factors, series.transform, series.y)
-        record["factors_by_step"], record["labels_by_step"] = factors, labels
-    record["ensemble_weights"] = {k: round(v, 6) for k, v in weights.items()}
-    record["guards"] = {name: {"truncated": f.truncated, "resampled": f.resampled} for name, f in fitted.fits.items()
-                        if f.truncated or f.resampled}
-    described = {name: f.describe for name, f in fitted.fits.items()}
-    return SeriesFit({**z, ENSEMBLE: ens}, point, described, fitted.failures, record)
 
 
 MIN_GRID_COVERAGE = 2 / 3  # below this share of published grid points, a series is fitted on its native dates
@@ -232,7 +154,7 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
 
     if direct:
         series = regularize(prov, transform)
-        fit = fit_series(series, meta, len(targets), config, metric)
+        fit = fit_own(SeriesInput(metric, series, meta.lower, meta.upper), len(targets), config)
         paths, used = fit.paths, prov
         method = {"method": "direct", "series": head.series, "points": len(prov), "gaps_filled": series.filled,
                   "min_direct_points": config.min_direct_points, "breaks": _breaks(reg, head.series)}
@@ -245,7 +167,7 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
         h_nat = max(((config.until_year - last.year) * 12 + (12 - last.month)) // step, 1)
         sparse = national.coverage < MIN_GRID_COVERAGE
         fit = (fit_sparse(nat_obs, national, h_nat, config, f"{metric}:national") if sparse
-               else fit_series(national, nat_meta, h_nat, config, f"{metric}:national"))
+               else fit_own(SeriesInput(f"{metric}:national", national, nat_meta.lower, nat_meta.upper), h_nat, config))
         # The relation is fitted against the national series, extended past its last point by the
         # ensemble's own point forecast (the median of the paths used below), so that provincial
         # points published after the last national figure (Qinghai's 2025 green shares) count.
@@ -279,3 +201,34 @@ def forecast_metric(reg: Registry, metric: str, config: EngineConfig) -> MetricF
     grades = dict(sorted(Counter(o.quality for o in used).items()))
     return MetricForecast(metric, head.series, meta.unit, transform, targets, paths, Method.from_dict({**method, "schema": SCHEMA}),
                           fit.members, fit.failures, grades, reg.observations(head.series))
+
+
+def forecast_marked(reg: Registry, series_id: str, config: EngineConfig) -> MetricForecast:
+    """A series marked to be forecast (`forecast = true` in series.toml: a bank's own portfolio
+    ratio, say): fitted directly through the engine's one entry on its own evidence, as
+    `smfcast.forecast` treats one series, in its model space and bounds, through `until_year`'s
+    last period. No lever acts on it (levers' elasticities are the headline metrics'); a series
+    that cannot be forecast raises an error naming it and why, which the run records."""
+    meta = reg.meta(series_id)
+    if meta.frequency == "irregular":
+        raise SmfcastError(f"{series_id!r} is published at irregular dates: only annual, quarterly and monthly series are forecast")
+    obs = reg.observations(series_id, config.exclude_qualities)
+    need = min_points(meta.frequency)
+    if len(obs) < need:
+        raise SmfcastError(f"{series_id!r} has {len(obs)} usable point(s); {meta.frequency} series need at least {need}")
+    series = regularize(obs, meta.transformer)
+    if series.coverage < MIN_GRID_COVERAGE:
+        raise SmfcastError(f"{series_id!r} is too sparse: {len(obs)} published points on a {len(series.periods)}-point grid "
+                           f"({series.coverage:.0%} < {MIN_GRID_COVERAGE:.0%})")
+    periods = future_periods(series.periods[-1], config.until_year)
+    if not periods:
+        raise SmfcastError(f"{series_id!r} is already observed through {config.until_year}; nothing to forecast")
+    fit = fit_own(SeriesInput(MARKED + series_id, series, meta.lower, meta.upper), len(periods), config)
+    record = dict(fit.record)
+    method = {"method": "direct", "series": series_id, "points": len(obs), "gaps_filled": series.filled,
+              "min_points": need, "breaks": _breaks(reg, series_id), "scale": record.get("scale"),
+              "ensemble_weights": record.pop("ensemble_weights"), "ensemble_weighting": record.get("weighting"),
+              "calibration": record, "schema": SCHEMA}
+    grades = dict(sorted(Counter(o.quality for o in obs).items()))
+    return MetricForecast(MARKED + series_id, series_id, meta.unit, meta.transformer, periods, fit.paths, Method.from_dict(method),
+                          fit.members, fit.failures, grades, reg.observations(series_id))

@@ -1,4 +1,5 @@
-"""The records a run keeps of how each metric was forecast, as typed objects with a schema version.
+"""The records of how forecasts were made, as typed objects: those a run keeps of each metric
+(with a schema version), and those `smfcast.forecast` returns with a user's series.
 
 A run stores them as JSON (`to_dict`); everything that shows them (the API, the page, the workbook,
 the CLI, run comparisons) reads them back through `Method.from_dict`, the one place that knows the
@@ -9,7 +10,10 @@ stored is lost on the way through.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
+
+from smfcast.engine.cross_learning import PooledLearning
 
 SCHEMA = 2
 
@@ -151,4 +155,71 @@ class Failure:
         return [Failure(k, str(v)) for k, v in sorted((d or {}).items())]
 
 
-__all__ = ["SCHEMA", "AgainstRandomWalk", "Calibration", "Failure", "Interval", "Method"]
+def _json(value):
+    """A record value as JSON takes it: numpy scalars as Python numbers, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+@dataclass(frozen=True)
+class SeriesMethod:
+    """How one series of a `smfcast.forecast` call was forecast: the members fitted (and why the
+    others were not), the scale, the ensemble's weights, pool, point rule and combination, the
+    calibration factor applied at each forecast step with its label ("calibrated",
+    "extrapolated", "uncalibrated"), and, on its own evidence, the backtest record (coverage
+    before and after calibration, the comparison with a random walk)."""
+
+    unique_id: str
+    members: list[str]
+    failures: dict[str, str]
+    scale: dict
+    weights: dict[str, float]
+    pool: list[str]
+    point_rule: str
+    combination: str
+    factors: list
+    labels: list[str]
+    status: str
+    backtest: Calibration | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "backtest"}
+        out["backtest"] = self.backtest.to_dict() if self.backtest is not None else None
+        return _json(out)
+
+
+@dataclass(frozen=True)
+class ForecastMethod:
+    """How a `smfcast.forecast` call was made: which evidence decided (each series' own backtest,
+    or held-back forecasts pooled across the series) and why, the settings, what pooling learned
+    (None on own evidence), each series' record, and the series that could not be forecast."""
+
+    evidence: str
+    why: str
+    freq: str
+    season_length: int
+    h: int
+    levels: tuple
+    models: tuple[str, ...]
+    n_paths: int
+    seed: int
+    series: dict[str, SeriesMethod]
+    pooled: PooledLearning | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("series", "pooled")}
+        out["pooled"] = self.pooled.to_dict() if self.pooled is not None else None
+        out["series"] = {k: v.to_dict() for k, v in self.series.items()}
+        return _json(out)
+
+
+__all__ = ["SCHEMA", "AgainstRandomWalk", "Calibration", "Failure", "ForecastMethod", "Interval", "Method", "SeriesMethod"]

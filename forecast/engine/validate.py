@@ -1,30 +1,27 @@
 """External validation on competition data: the members, the ensemble and benchmarks (Naive /
 Naive2, statsmodels' Theta, a random walk with drift), scored as in the M3/M4 competitions.
 
-Each series is split as the competition did (the last `h` points are the test). Nothing learned
-sees a test value. Two procedures:
+Each series is split as the competition did (the last `h` points are the test), and the training
+parts are forecast by `smfcast.forecast` itself (`frames.forecast`, the call users make): what is
+validated is what users get. Nothing learned sees a test value. Two procedures, the two kinds of
+evidence the engine has (`forecaster`):
 
-* `pooled` (default): every series is also forecast from its training part minus its last `h`
-  points; those inner forecasts, scored against the held-back training points, decide the pool
-  (members whose relative MAE is more than 10% above the typical member's are left out), the
-  point rule (weighted median or mean), the weights (1 / mean scaled CRPS per member) and the
-  combination, all pooled across series (cross-learning). The per-horizon conformal factors of the
-  weighted ensemble (which may narrow as well as widen) are learned on that origin and one more,
-  the training part minus its last 2h points, where at least 6 points remain.
-* `run`: what a run does with its one series, series by series: a rolling-origin backtest of the
-  training part (`EngineConfig`'s h and windows) chooses the scale, the pool, the point rule and
-  the weights, and calibrates the ensemble with the run's widening rule; the coverage printed is
-  the coverage served.
+* `pooled` (default): held-back forecasts of every series' training part (minus its last h, and
+  minus its last 2h where at least 6 points remain), pooled across the series, decide the pool,
+  the point rule, the weights and the combination, and give per-horizon conformal factors
+  (`cross_learning`): what a call with many series does.
+* `run`: each series on its own rolling-origin backtest, exactly as runs treat the series they
+  fit (the run's widening rule); the coverage printed is the coverage runs serve.
 
-Rows. Each member; the ensemble as runs publish it (the pooled members' weighted median or mean
-point, with the distribution, mixture or quantile average, chosen on the training parts and
-recentred on it): with equal weights over every member and the median, as learned, and
-calibrated; the older path-mixture ensemble (point = mixture median) for comparison; and the
-benchmarks. Every row covers
-the same series: a member that fails on a series is replaced there by the random walk with drift
-(counted in `fallback`), a benchmark that cannot handle a series (Naive2's multiplicative
-decomposition on zeros, say) falls back to Naive, and a series no member can fit is left out of
-every row and named. Seconds include the inner fits and backtests.
+Rows. Each member (its paths as the forecast fitted them); the ensemble as served (`ensemble
+(calibrated)`) and, for comparison, recombined from the same members: with equal weights over
+every member and the median, and as learned but before calibration (`ensemble`); in the pooled
+procedure also the older path-mixture ensemble (point = mixture median); and the benchmarks.
+Every row covers the same series: a member that fails on a series is replaced there by the random
+walk with drift (counted in `fallback`), a benchmark that cannot handle a series (Naive2's
+multiplicative decomposition on zeros, say) falls back to Naive, and a series the forecast cannot
+take (too short, or no member fits) is left out of every row and named. Seconds include the
+inner fits and backtests.
 """
 
 from __future__ import annotations
@@ -32,54 +29,22 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 
 from smfcast.defaults import ENSEMBLE, LEVELS, members_for
-from smfcast.engine import calibration, metrics
-from smfcast.engine.backtest import BacktestSpec, learn
+from smfcast.engine import metrics
 from smfcast.engine.datasets import Series
-from smfcast.engine.ensemble import (
-    COMBINATIONS,
-    DEFAULT_COMBINATION,
-    POOL_TOLERANCE,
-    choose_point_rule,
-    combine,
-    mix,
-    pool,
-    pooled,
-    relative_errors,
-    shrunk_weights,
-)
-from smfcast.engine.members import fit_members
-from smfcast.engine.scales import choose as choose_scale
+from smfcast.engine.ensemble import POOL_TOLERANCE, combine, mix
+from smfcast.engine.executor import executor as open_executor
+from smfcast.engine.frames import forecast, min_points, model_space
 from smfcast.errors import InvalidInput
-from smfcast.registry.grid import RegularSeries
-from smfcast.registry.periods import Period
-from smfcast.registry.transforms import Transform
 from smfcast.seeds import rng_for
 
 PROCEDURES = ("pooled", "run")
-# The pooled procedure's held-back origins: the training part minus its last h points ("inner"),
-# and minus its last 2h ("inner2", where at least 6 points remain). Pool, point rule, weights and
-# combination are learned on the first; calibration factors, a tail quantile, on both (more scores
-# for it; measured against one origin in docs/anchors.md).
-INNER_ORIGINS = ("inner", "inner2")
 N_PATHS = 500  # per member and series: the competition data are many short series
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 BENCHMARKS = ("naive", "naive2", "theta (statsmodels)", "random walk with drift")
-
-
-def _space(train: np.ndarray) -> tuple[Transform, float]:
-    """(model space, lower bound): positive series are combined and calibrated on logs and cannot
-    go below 0; a series with zeros or negatives stays raw and unbounded."""
-    return (Transform("log"), 0.0) if np.all(train > 0) else (Transform("none"), -np.inf)
-
-
-def _as_regular(train: np.ndarray, m: int, space: Transform) -> RegularSeries:
-    """A competition series on a regular grid of its own kind (the dates themselves do not matter)."""
-    kind = {1: "annual", 4: "quarterly", 12: "monthly"}[m]
-    step = 12 // m
-    periods = [Period(2000 + (i * step) // 12, (i * step) % 12 + step, kind) for i in range(len(train))]
-    return RegularSeries(periods, space.forward(train), 0, np.ones(len(train), dtype=bool), space)
+FREQ = {1: "Y", 4: "Q", 12: "M"}  # season length -> the Periods the training parts are given as
 
 
 # --- benchmarks (analytic bands on raw values) --------------------------------------------------
@@ -162,142 +127,6 @@ def _path_bands(paths: np.ndarray, point: np.ndarray | None = None) -> dict:
     return out
 
 
-# --- phase 1: one series ---------------------------------------------------------------------
-
-def forecast_series(task) -> dict:
-    """Member paths for the test period (natural units) and what the procedure needs besides:
-    inner-holdout paths (pooled) or the series' own backtest and served ensemble (run)."""
-    s, models, seed, procedure, spec = task
-    models = members_for(models, s.season_length)
-    h, m = len(s.test), s.season_length
-    space, lower = _space(s.train)
-    out = {"id": s.id, "seconds": {}, "inner": None, "inner_truth": None, "failures": {}, "served": None}
-    started = time.perf_counter()
-    if procedure == "run":
-        series = _as_regular(s.train, m, space)
-        learned = learn(series, m, models, spec, N_PATHS, seed, s.id, lower, np.inf, h)
-        scale, out["learned"] = learned.scale, {"weights": learned.weights, "status": learned.record.get("status"),
-                                                "combination": learned.combination, "point_rule": learned.point_rule,
-                                                "pool": learned.record.get("pool")}
-    else:
-        scale = choose_scale(s.train, lower, np.inf, h, None, m)
-    out["scale"] = scale.scale.kind
-    out["seconds"]["learning"] = time.perf_counter() - started
-    fitted = fit_members(s.train, m, h, models, N_PATHS, seed, s.id, scale.scale)
-    out["paths"], out["failures"] = fitted.paths, dict(fitted.failures)
-    out["seconds"].update(fitted.seconds)
-    for depth, key in enumerate(INNER_ORIGINS if procedure == "pooled" else (), start=1):
-        part = s.train[:-depth * h]
-        if len(part) < 6 or (depth > 1 and out["inner"] is None):
-            break
-        inner = fit_members(part, m, h, models, N_PATHS, seed, s.id + ":" + key, scale.scale)
-        for name, secs in inner.seconds.items():
-            out["seconds"][name] = out["seconds"].get(name, 0.0) + secs
-        if not inner.fits:
-            break
-        out[key], out[key + "_truth"] = inner.paths, s.train[len(part):len(part) + h]
-        if depth == 1:
-            out["inner_scale"] = metrics.naive_scale(part, m if len(part) > m else 1) if np.ptp(part) > 0 else np.nan
-    if procedure == "run" and fitted.fits:
-        point, ens = combine(fitted.paths, learned.weights, rng_for(seed, s.id, ENSEMBLE), learned.combination, space,
-                             learned.point_rule)
-        raw = (space.inverse(point), space.inverse(ens))
-        if learned.factors is not None:
-            ens = calibration.widen(ens, calibration.extend(learned.factors, h)[0], space, s.train)[0]
-        out["served"] = {"raw": raw, "calibrated": (space.inverse(point), space.inverse(ens))}
-    out["bands"], bench_seconds, out["benchmark_fallback"] = _benchmarks(s)
-    out["seconds"].update(bench_seconds)
-    return out
-
-
-# --- phase 2: pooled learning ------------------------------------------------------------------
-
-def _inner_complete(results: list[dict], models: tuple[str, ...]) -> list[dict]:
-    """The series whose inner holdout every member fitted and which has a naive scale."""
-    return [r for r in results if r["inner"] is not None and all(m in r["inner"] for m in models)
-            and np.isfinite(r.get("inner_scale", np.nan))]
-
-
-def pooled_weights(results: list[dict], models: tuple[str, ...]) -> tuple[dict[str, float] | None, float]:
-    """(weights, lambda): 1 / mean scaled CRPS of each member on the inner holdouts of the series
-    where every member fitted, shrunk towards equal by the number of series."""
-    complete = _inner_complete(results, models)
-    if not complete:
-        return None, 1.0
-    scores = {m: float(np.mean([metrics.crps_from_paths(r["inner_truth"], r["inner"][m]) / r["inner_scale"] for r in complete]))
-              for m in models}
-    return shrunk_weights(scores, len(complete))
-
-
-def pooled_pool(results: list[dict], models: tuple[str, ...]) -> tuple[list[str], dict[str, float]]:
-    """(members kept, relative errors): forecast pooling (`ensemble.pool`) on the inner holdouts,
-    one case per series."""
-    complete = _inner_complete(results, models)
-    errors = {m: [float(np.mean(np.abs(np.mean(r["inner"][m], axis=0) - r["inner_truth"]))) for r in complete] for m in models}
-    return pool(relative_errors(errors), len(complete))
-
-
-def pooled_point_rule(results: list[dict], weights: dict[str, float], models: tuple[str, ...]) -> tuple[str, dict[str, float]]:
-    """The point rule (weighted median or mean of member points) with the lower mean scaled MAE on
-    the inner holdouts."""
-    names = sorted(m for m in models if weights[m] > 0)
-    cases = []
-    for r in _inner_complete(results, models):
-        points = np.array([np.mean(r["inner"][m], axis=0) for m in names])
-        cases.append((points, np.array([weights[m] for m in names]), r["inner_truth"], r["inner_scale"]))
-    return choose_point_rule(cases)
-
-
-def inner_ensembles(results: list[dict], weights, seed: int, point_rule: str, key: str = "inner",
-                    combinations: tuple[str, ...] = COMBINATIONS) -> dict[str, dict[str, tuple]]:
-    """{combination: {series id: (model space, ensemble paths)}} on every series' held-back origin
-    `key`, made once for choosing the combination and calibrating it."""
-    out = {how: {} for how in combinations}
-    for r in results:
-        if r.get(key) is None:
-            continue
-        space, _ = _space(r[key + "_truth"])
-        for how in combinations:
-            out[how][r["id"]] = (space, combine(r[key], weights, rng_for(seed, r["id"], "ensemble:" + key), how, space,
-                                                point_rule)[1])
-    return out
-
-
-def pooled_combination(results: list[dict], ensembles: dict[str, dict[str, tuple]]) -> tuple[str, dict[str, float]]:
-    """The combination with the lower mean scaled interval score (MSIS) of the raw ensemble on the
-    inner holdouts, pooled over series; and both scores."""
-    msis = {}
-    for how in COMBINATIONS:
-        scores = []
-        for r in results:
-            if r["id"] not in ensembles[how] or not np.isfinite(r.get("inner_scale", np.nan)):
-                continue
-            space, ens = ensembles[how][r["id"]]
-            lo, hi = metrics.quantile_band(space.inverse(ens), 95)
-            scores.append(metrics.winkler_score(r["inner_truth"], lo, hi, 95) / r["inner_scale"])
-        msis[how] = float(np.mean(scores)) if scores else np.inf
-    return min(COMBINATIONS, key=lambda k: (msis[k], k != DEFAULT_COMBINATION)), msis
-
-
-def pooled_factors(results: list[dict], ensembles: dict[str, dict[str, tuple]], h: int) -> list[dict]:
-    """Per-horizon conformal factors of the chosen ensemble from every series' held-back origins
-    (`ensembles`: origin key -> series id -> (model space, paths))."""
-    scores = [[] for _ in range(h)]
-    for key, by_id in ensembles.items():
-        for r in results:
-            if r["id"] not in by_id:
-                continue
-            space, ens = by_id[r["id"]]
-            truth = space.forward_inside(r[key + "_truth"])
-            for k in range(min(h, ens.shape[1])):
-                scores[k].append(calibration.required_scale(truth[k], ens[:, k]))
-    out = []
-    for k, sc in enumerate(scores):
-        factor, rule = calibration.quantile_factor(sc)
-        out.append({"h": k + 1, "scores": len(sc), "infinite": int(np.sum(~np.isfinite(sc))), "factor": factor, "rule": rule})
-    return out
-
-
 # --- scoring -----------------------------------------------------------------------------------
 
 class _Table:
@@ -337,81 +166,93 @@ class _Table:
         return out
 
 
-def validate(series: list[Series], models: tuple[str, ...], seed: int, executor=None, progress=None,
-             procedure: str = "pooled", spec: BacktestSpec | None = None) -> tuple[list[dict], dict]:
+def _frame(series: list[Series]) -> pd.DataFrame:
+    """The training parts as the long frame users give `smfcast.forecast` (the dates themselves do
+    not matter: Periods from 2000 on)."""
+    parts = [pd.DataFrame({"unique_id": s.id, "ds": pd.period_range("2000", periods=len(s.train), freq=FREQ[s.season_length]),
+                           "y": s.train}) for s in series]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _benchmark_task(s: Series) -> tuple[dict, dict, dict]:
+    return _benchmarks(s)
+
+
+def validate(series: list[Series], models: tuple[str, ...], seed: int, procedure: str = "pooled", engine: str = "local",
+             address: str | None = None, quiet: bool = True) -> tuple[list[dict], dict]:
+    """The table of `smfcast validate` (one row per method) and what the forecast learned."""
     if procedure not in PROCEDURES:
         raise InvalidInput(f"procedure {procedure!r} is not one of {', '.join(PROCEDURES)}", "procedure")
-    if spec is None:
-        from smfcast.engine.headline import EngineConfig
-        cfg = EngineConfig()
-        spec = BacktestSpec(cfg.backtest_h, cfg.backtest_windows)
     seasons = {s.season_length for s in series}
-    if len(seasons) == 1:  # one kind of data: the members that fit it (a mixed file keeps all, with fallbacks)
-        models = members_for(models, seasons.pop())
-    tasks = [(s, models, seed, procedure, spec) for s in series]
-    results = []
-    for r in (executor.map(forecast_series, tasks) if executor else map(forecast_series, tasks)):
-        results.append(r)
-        if progress:
-            progress()
-    by_id = {s.id: s for s in series}
-    excluded = {r["id"]: "; ".join(f"{k}: {v}" for k, v in r["failures"].items()) for r in results if not r["paths"]}
-    kept = [r for r in results if r["paths"]]
-    h_max = max(len(s.test) for s in series)
-    info = {"procedure": procedure, "models": list(models), "excluded": excluded, "scales": _count(r["scale"] for r in kept),
-            "member_failures": _count(k for r in kept for k in r["failures"]),
-            "benchmark_fallbacks": _count(k for r in kept for k in r["benchmark_fallback"])}
-    table = _Table()
+    if len(seasons) != 1:
+        raise InvalidInput("the series mix frequencies; validate one frequency at a time", "csv")
+    m = seasons.pop()
+    models = members_for(models, m)
+    need = min_points({1: "annual", 4: "quarterly", 12: "monthly"}[m])
+    short = {s.id: f"{len(s.train)} training points; smfcast.forecast needs at least {need}" for s in series if len(s.train) < need}
+    usable = [s for s in series if s.id not in short]
+    if not usable:
+        raise InvalidInput("no series has enough training points: " + "; ".join(f"{k} ({v})" for k, v in short.items()), "h")
+    h = max(len(s.test) for s in usable)
+    fc = forecast(_frame(usable), h, LEVELS, models=models, n_paths=N_PATHS, seed=seed,
+                  evidence="pooled" if procedure == "pooled" else "own", paths=True, failed="drop", quiet=quiet,
+                  engine=engine, address=address)
+    method = fc.method
+    if engine == "serial":
+        benchmarks = [_benchmarks(s) for s in usable]
+    else:
+        with open_executor(engine, address) as ex:
+            benchmarks = list(ex.map(_benchmark_task, usable))
+    excluded = {**short, **method.failed}
+    kept = [(s, b) for s, b in zip(usable, benchmarks) if s.id in method.series]
+    records = {sid: method.series[sid] for sid in method.series}
+    info = {"procedure": procedure, "models": list(models), "excluded": excluded, "evidence": method.why,
+            "scales": _count(records[s.id].scale.get("scale", "raw") for s, _ in kept),
+            "member_failures": _count(k for s, _ in kept for k in records[s.id].failures),
+            "benchmark_fallbacks": _count(k for _, b in kept for k in b[2])}
+    learned = method.pooled
     if procedure == "pooled":
-        members, relative = pooled_pool(kept, models)
-        weights, lam = pooled_weights(kept, tuple(members))
-        weights = pooled(weights, list(models), members)
-        point_rule, point_scores = pooled_point_rule(kept, weights, models)
-        ensembles = inner_ensembles(kept, weights, seed, point_rule)
-        how, inner_msis = pooled_combination(kept, ensembles)
-        later = {key: inner_ensembles(kept, weights, seed, point_rule, key, (how,))[how] for key in INNER_ORIGINS[1:]}
-        horizons = pooled_factors(kept, {"inner": ensembles[how], **later}, h_max)
-        factors = [hz["factor"] for hz in horizons]
-        info.update({"pool": members, "relative_errors": relative, "pool_tolerance": POOL_TOLERANCE, "point_rule": point_rule, "point_rule_inner_mase": point_scores,
-                     "weights": weights, "shrinkage": lam, "combination": how, "combination_inner_msis": inner_msis,
-                     "calibration": horizons, "calibration_factors": factors})
-    for r in kept:
-        s = by_id[r["id"]]
-        secs = r["seconds"]["learning"] + sum(r["seconds"].get(name, 0.0) for name in models)
+        info.update({"pool": learned.pool, "relative_errors": learned.relative_errors, "pool_tolerance": POOL_TOLERANCE,
+                     "point_rule": learned.point_rule, "point_rule_inner_mase": learned.point_rule_scores,
+                     "weights": learned.weights, "shrinkage": learned.shrinkage, "combination": learned.combination,
+                     "combination_inner_msis": learned.combination_msis, "calibration": learned.calibration,
+                     "calibration_factors": learned.factors})
+    table = _Table()
+    for s, (bands, bench_seconds, bench_fallback) in kept:
+        record, natural = records[s.id], fc.paths[s.id]
+        members = {k: v for k, v in natural.items() if k != ENSEMBLE}
+        secs = record.seconds.get("learning", 0.0) + sum(record.seconds.get(name, 0.0) for name in models)
         for name in models:
-            if name in r["paths"]:
-                table.add(name, s, _path_bands(r["paths"][name], np.mean(r["paths"][name], axis=0)), r["seconds"][name])
+            if name in members:
+                table.add(name, s, _path_bands(members[name], np.mean(members[name], axis=0)), record.seconds.get(name, 0.0))
             else:
-                table.add(name, s, r["bands"]["random walk with drift"], 0.0, fallback=True)
-        space, _ = _space(s.train)
-        natural, z = r["paths"], {k: space.forward_inside(p) for k, p in r["paths"].items()}
+                table.add(name, s, bands["random walk with drift"], 0.0, fallback=True)
+        space, _, _ = model_space(s.train)
         rng = lambda label: rng_for(seed, s.id, label)  # noqa: E731
         if procedure == "pooled":
+            z = {k: space.forward_inside(p) for k, p in members.items()}
             # older ensemble: the path mixture, point = its median
             table.add("ensemble (mixture, equal)", s, _path_bands(space.inverse(mix(z, None, rng(ENSEMBLE)))), secs)
-            table.add("ensemble (mixture, weighted)", s, _path_bands(space.inverse(mix(z, weights, rng(ENSEMBLE)))), secs)
-            for label, w, rule in (("ensemble (equal weights)", None, "median"), ("ensemble", weights, point_rule)):
-                point, ens = combine(natural, w, rng(ENSEMBLE), how, space, rule)
-                table.add(label, s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
-            # (point, ens) are the weighted ensemble's from the last pass: calibrate those
-            served = calibration.widen(ens, factors[: ens.shape[1]], space, s.train)[0]
-            table.add("ensemble (calibrated)", s, _path_bands(space.inverse(served), space.inverse(point)), secs)
+            table.add("ensemble (mixture, weighted)", s, _path_bands(space.inverse(mix(z, learned.weights, rng(ENSEMBLE)))), secs)
+            weights, how, rule = learned.weights, learned.combination, learned.point_rule
         else:
-            point, ens = combine(natural, None, rng(ENSEMBLE), r["learned"]["combination"], space)
-            table.add("ensemble (equal weights)", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
-            for label, key in (("ensemble", "raw"), ("ensemble (calibrated)", "calibrated")):
-                point, paths = r["served"][key]
-                table.add(label, s, _path_bands(paths, point), secs)
-        for name, b in r["bands"].items():
-            table.add(name, s, b, r["seconds"].get(name, 0.0), fallback=name in r["benchmark_fallback"])
+            weights, how, rule = record.weights, record.combination, record.point_rule
+        point, ens = combine(members, None, rng(ENSEMBLE), how, space, "median")
+        table.add("ensemble (equal weights)", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
+        # the same members combined as learned, before calibration; the served band is the forecast's own
+        point, ens = combine(members, weights, rng(ENSEMBLE), how, space, rule)
+        table.add("ensemble", s, _path_bands(space.inverse(ens), space.inverse(point)), secs)
+        table.add("ensemble (calibrated)", s, _path_bands(natural[ENSEMBLE], space.inverse(point)), secs)
+        for name, b in bands.items():
+            table.add(name, s, b, bench_seconds.get(name, 0.0), fallback=name in bench_fallback)
     order = list(models) + ["ensemble (mixture, equal)", "ensemble (mixture, weighted)", "ensemble (equal weights)", "ensemble",
                             "ensemble (calibrated)"] + list(BENCHMARKS)
     if procedure == "run":
-        info["run_status"] = _count(r["learned"]["status"].split(" (")[0] for r in kept if r.get("learned"))
-        info["combinations"] = _count(r["learned"]["combination"] for r in kept if r.get("learned"))
-        info["point_rules"] = _count(r["learned"]["point_rule"] for r in kept if r.get("learned"))
-        info["left_out"] = _count(m for r in kept if r.get("learned") and r["learned"]["pool"] for m in models
-                                  if m not in r["learned"]["pool"] and m in r["paths"])
+        info["run_status"] = _count(records[s.id].status.split(" (")[0] for s, _ in kept)
+        info["combinations"] = _count(records[s.id].combination for s, _ in kept)
+        info["point_rules"] = _count(records[s.id].point_rule for s, _ in kept)
+        info["left_out"] = _count(name for s, _ in kept for name in models
+                                  if name in records[s.id].members and name not in records[s.id].pool)
     return table.rows(order), info
 
 
@@ -420,4 +261,3 @@ def _count(items) -> dict[str, int]:
     for item in items:
         out[item] = out.get(item, 0) + 1
     return dict(sorted(out.items()))
-

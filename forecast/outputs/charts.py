@@ -1,4 +1,5 @@
-"""Fan charts: history, median and the bands (`defaults.LEVELS`: 80 and 95%), one colour per scenario.
+"""Fan charts: history, median and central bands (`defaults.LEVELS` unless asked), one colour per
+scenario; several scenarios as small multiples on one scale, so no band hides another.
 
 Rendered with matplotlib's Agg backend (no display needed), to PNG or SVG bytes.
 """
@@ -6,39 +7,78 @@ Rendered with matplotlib's Agg backend (no display needed), to PNG or SVG bytes.
 from __future__ import annotations
 
 import io
+import math
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from smfcast.defaults import LEVELS  # noqa: E402
 
 COLOURS = {"baseline": "#1f77b4", "policy_targets": "#2ca02c", "adverse": "#d62728", "policy_targets_adverse": "#9467bd"}
 _EXTRA = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+CHART_FORMATS = ("png", "svg")
+_AXIS_UNITS = {"100m_cny": "100 million CNY", "trillion_cny": "trillion CNY"}  # the charts' fonts hold Latin text only
 
 
-def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[dict]], fmt: str = "png") -> bytes:
-    """`history`: [{period, value}]; `bands`: scenario -> forecast rows with median, lo-/hi-80/95."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    hx = [_x(h["period"]) for h in history]
-    ax.plot(hx, [h["value"] for h in history], "o-", color="black", label="observed", zorder=5)
-    for i, (scenario, rows) in enumerate(bands.items()):
-        colour = COLOURS.get(scenario, _EXTRA[i % len(_EXTRA)])
-        x = [_x(r["period"]) for r in rows]
-        for level, alpha in zip(sorted(LEVELS, reverse=True), (0.12, 0.25)):  # the wider band paler, underneath
-            if rows and f"lo-{level}" in rows[0]:
-                ax.fill_between(x, [r[f"lo-{level}"] for r in rows], [r[f"hi-{level}"] for r in rows], color=colour, alpha=alpha, lw=0)
-        ax.plot(x, [r["median"] for r in rows], "-", color=colour, lw=2, label=f"{scenario} (median, {'/'.join(map(str, LEVELS))}%)")
-    ax.set_title(title)
-    ax.set_ylabel(unit)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+def axis_label(unit: str) -> str:
+    """A registry unit as a chart's y-axis says it."""
+    return _AXIS_UNITS.get(unit, unit)
+
+
+def fan_chart(title: str, unit: str, history: list[dict], bands: dict[str, list[dict]], fmt: str = "png",
+              levels: tuple[int, ...] = LEVELS, titles: dict[str, str] | None = None) -> bytes:
+    """`fan_figure` rendered to PNG or SVG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt)
-    plt.close(fig)
+    fan_figure(title, unit, history, bands, levels, titles).savefig(buf, format=fmt)
     return buf.getvalue()
+
+
+def fan_figure(title: str, unit: str, history: list[dict], bands: dict[str, list[dict]], levels: tuple[int, ...] = LEVELS,
+               titles: dict[str, str] | None = None):
+    """`history`: [{period, value}]; `bands`: scenario -> forecast rows with median and lo-/hi-L
+    for each of `levels`. One scenario is one panel; several are small multiples (two columns,
+    one y scale), each titled by `titles` (scenario -> title). The median and the bands start at
+    the last observation, so the forecast continues the history line. A matplotlib Figure made
+    without pyplot's global state, so threads of one server may draw at once."""
+    n = max(len(bands), 1)
+    cols = 1 if n == 1 else 2
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(8, 4.5) if n == 1 else (10, 3.4 * rows + 0.6), dpi=100)
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
+    hx, hy = [_x(h["period"]) for h in history], [h["value"] for h in history]
+    widest_first = sorted(levels, reverse=True)
+    alphas = [0.12 + 0.2 * i / max(len(levels) - 1, 1) for i in range(len(levels))]  # the wider band paler, underneath
+    for i, (scenario, forecast) in enumerate(bands.items()):
+        ax = axes[i // cols][i % cols]
+        colour = COLOURS.get(scenario, _EXTRA[i % len(_EXTRA)])
+        if hx:
+            ax.plot(hx, hy, "o-", color="black", ms=4, label="observed", zorder=5)
+        x = [_x(r["period"]) for r in forecast]
+        join = bool(hx) and bool(x) and hx[-1] < x[0]
+        x0 = [hx[-1]] if join else []
+        for level, alpha in zip(widest_first, alphas):
+            lo, hi = [r.get(f"lo-{level}") for r in forecast], [r.get(f"hi-{level}") for r in forecast]
+            if forecast and None not in lo + hi:
+                start = [hy[-1]] if join else []
+                ax.fill_between(x0 + x, start + lo, start + hi, color=colour, alpha=alpha, lw=0, label=f"{level}% band")
+        ax.plot(x0 + x, ([hy[-1]] if join else []) + [r["median"] for r in forecast], "-", color=colour, lw=2, label="median")
+        if n > 1:
+            ax.set_title((titles or {}).get(scenario, scenario), fontsize=10)
+        ax.set_ylabel(unit if i % cols == 0 else "")
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=8, loc="upper left")
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    if n == 1:
+        axes[0][0].set_title(title)
+    else:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def _x(period: str) -> float:

@@ -181,16 +181,18 @@ def compare(store: RunStore, a: Run, b: Run, metrics: list[str] | None = None, s
 
 
 def previous_run(store: RunStore, run: Run) -> tuple[Run | None, str]:
-    """The run to compare `run` with, and why that one: the run published before `run` was last
-    published (for a run never published, the one published now: what publishing it would
-    change); with no such publication, the run stored just before it."""
-    history = store.publication_history()  # newest first
-    own = [i for i, p in enumerate(history) if p["run_id"] == run.run_id]
-    for publication in history[own[0] + 1 if own else 0:]:
-        if publication["run_id"] != run.run_id and store.exists(publication["run_id"]):
-            return store.get(publication["run_id"]), f"published {publication['published']}"
+    """The run to compare `run` with, and why that one: of the runs stored before `run`, the one
+    published last before `run` was first published (for a run never published: the one published
+    last), so a comparison always looks back, even after a rollback republished an older run; with
+    no such publication, the run stored just before it."""
     ids = [r.run_id for r in store.list()]  # newest first
-    i = ids.index(run.run_id) if run.run_id in ids else -1
-    if 0 <= i < len(ids) - 1:
+    i = ids.index(run.run_id) if run.run_id in ids else len(ids)
+    older = set(ids[i + 1:])
+    history = store.publication_history()  # newest first
+    own = [k for k, p in enumerate(history) if p["run_id"] == run.run_id]
+    for publication in history[own[-1] + 1 if own else 0:]:
+        if publication["run_id"] in older:
+            return store.get(publication["run_id"]), f"published {publication['published']}"
+    if i < len(ids) - 1:
         return store.get(ids[i + 1]), "the run stored before it; no earlier publication"
     return None, "no earlier run in the store"

@@ -1,28 +1,47 @@
-"""A run read as tables: forecast rows (history then bands), the long table for CSV/JSON, any
-scenario's paths from the run's cached baseline, and P(target met) per scenario."""
+"""A run read as tables: forecast rows (history then bands) of a headline metric or of a marked
+series, the long table for CSV/JSON, any scenario's paths from the run's cached baseline, and
+P(target met) per scenario."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.engine.headline import MARKED
 from smfcast.errors import NotFound
 from smfcast.outputs.bands import band_rows, history_rows, level_columns
 from smfcast.policy.scenarios import Scenario, apply
 from smfcast.policy.targets import probability_met, target_values
+from smfcast.registry.transforms import Transform
 from smfcast.store.runs import BASELINE, Run, RunStore
 
 
-def forecast_rows(store: RunStore, run: Run, metric: str, model: str = ENSEMBLE, scenario: str = BASELINE,
-                  levels=LEVELS, history: bool = False, paths: np.ndarray | None = None) -> list[dict]:
-    """Long-format rows for one metric/model/scenario of a run: history (optional) then forecast."""
-    info = run.metric_info(metric)
+def _check_model(info: dict, model: str, what: str) -> None:
     if model not in info["models"]:
+        why = info.get("failures", {}).get(model)
+        if why:
+            raise NotFound(f"{model} was not fitted for {what}: {why}; choose one of {', '.join(info['models'])}", "model")
         raise NotFound(f"unknown model {model!r}; choose one of {', '.join(info['models'])}", "model")
+
+
+def forecast_rows(store: RunStore, run: Run, metric: str | None, model: str = ENSEMBLE, scenario: str = BASELINE,
+                  levels=LEVELS, history: bool = False, paths: np.ndarray | None = None, series: str | None = None) -> list[dict]:
+    """Long-format rows for one metric (or one marked `series`) / model / scenario of a run:
+    history (optional) then forecast. A marked series is forecast under the baseline only: the
+    levers' elasticities are the headline metrics'."""
+    if series is not None:
+        info = run.series_info(series)
+        if scenario != BASELINE:
+            raise NotFound(f"series {series!r} is forecast under {BASELINE} only: the levers act on the headline metrics",
+                           "scenario")
+        key, transform = MARKED + series, Transform(**info["transform"])
+    else:
+        info, key, transform = run.metric_info(metric), metric, run.transform(metric)
+    _check_model(info, model, series or metric)
     if scenario not in run.scenarios and paths is None:
         raise NotFound(f"unknown scenario {scenario!r}; choose one of {', '.join(run.scenarios)}", "scenario")
-    z = paths if paths is not None else store.paths(run.run_id, metric, model, scenario)
-    natural = run.transform(metric).inverse(z)
+    z = paths if paths is not None else store.paths(run.run_id, key, model, scenario)
+    natural = transform.inverse(z)
     rows = []
     if history:
         rows += history_rows(info["series_id"], info["history"], levels, scenario, "history")
@@ -40,12 +59,15 @@ def table_columns(levels=LEVELS) -> list[str]:
 
 
 def forecast_table(store: RunStore, run: Run, metrics: list[str], scenarios: list[str], model: str = ENSEMBLE,
-                   levels=LEVELS, history: bool = False) -> list[dict]:
-    """Long rows for several metrics and scenarios, each metric's history (when asked) once, first."""
+                   levels=LEVELS, history: bool = False, series: list[str] = ()) -> list[dict]:
+    """Long rows for several metrics and scenarios, each metric's history (when asked) once,
+    first; then the marked `series` (baseline only, `metric` empty)."""
     rows = []
     for metric in metrics:
         for i, scenario in enumerate(scenarios):
             rows += [{**r, "metric": metric} for r in forecast_rows(store, run, metric, model, scenario, levels, history=history and i == 0)]
+    for sid in series:
+        rows += [{**r, "metric": None} for r in forecast_rows(store, run, None, model, BASELINE, levels, history=history, series=sid)]
     return rows
 
 

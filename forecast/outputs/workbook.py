@@ -18,13 +18,14 @@ import io
 from importlib import metadata
 
 from smfcast.defaults import ENSEMBLE, LEVELS
+from smfcast.engine.records import Method
 from smfcast.outputs.bands import level_columns
 from smfcast.outputs.run_tables import forecast_rows, target_rows
 from smfcast.outputs.tables import neutralise
 from smfcast.policy.scenarios import LEVER_COLUMNS, lever_rows
 from smfcast.registry.series import HEADLINE_METRICS, UNIT_LABELS, Registry
+from smfcast.store.runs import BASELINE, Run, RunStore
 from smfcast.store.runs import LIBRARIES as RUN_LIBRARIES
-from smfcast.store.runs import Run, RunStore
 
 NUMBER_FORMATS = {"percent": '0.00"%"', "100m_cny": '#,##0.0" 亿元"', "trillion_cny": '#,##0.00" 万亿元"'}
 EXPORTERS = ("xlsxwriter", "flask")  # what wrote this file (the numbers' libraries are the run's, stored with it)
@@ -35,18 +36,18 @@ def stat_columns(levels=LEVELS) -> list[str]:
     return ["mean", "median"] + level_columns(levels)
 
 
-def metric_table(store: RunStore, run: Run, metric: str, scenarios: list[str], model: str = ENSEMBLE,
-                 levels=LEVELS) -> tuple[list[dict], list[str]]:
+def metric_table(store: RunStore, run: Run, metric: str | None, scenarios: list[str], model: str = ENSEMBLE,
+                 levels=LEVELS, series: str | None = None) -> tuple[list[dict], list[str]]:
     """Rows (one per period: history, then forecast) and columns (`period`, `kind`, `observed`,
-    `quality`, then `{scenario}-{stat}`) of one metric sheet."""
-    info = run.metric_info(metric)
+    `quality`, then `{scenario}-{stat}`) of one metric sheet (or a marked `series`' sheet)."""
+    info = run.series_info(series) if series else run.metric_info(metric)
     stats = stat_columns(levels)
     rows = {h["period"]: {"period": h["period"], "kind": "history", "observed": h["value"], "quality": h["quality"]}
             for h in info["history"]}
     columns = ["period", "kind", "observed", "quality"]
     for scenario in scenarios:
         columns += [f"{scenario}-{s}" for s in stats]
-        for r in forecast_rows(store, run, metric, model, scenario, levels):
+        for r in forecast_rows(store, run, metric, model, scenario, levels, series=series):
             row = rows.setdefault(r["period"], {"period": r["period"], "kind": "forecast"})
             row.update({f"{scenario}-{s}": r[s] for s in stats})
     return list(rows.values()), columns
@@ -54,12 +55,13 @@ def metric_table(store: RunStore, run: Run, metric: str, scenarios: list[str], m
 
 def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, metrics: list[str] | None = None,
                    scenarios: list[str] | None = None, model: str = ENSEMBLE, levels=LEVELS,
-                   sensitivity: bool = False, compare_with: Run | None = None) -> bytes:
+                   sensitivity: bool = False, compare_with: Run | None = None, series: list[str] | None = None) -> bytes:
     """The run as XLSX bytes: the given metrics and scenarios (default: all of the run's).
     `registry` (the data the run was made from) adds source titles, publishers and links to the
     sources sheet; without it the sheet lists source ids only. `sensitivity` adds a tornado sheet
-    (under the first scenario), `compare_with` a revisions sheet (this run against that one)."""
-    metrics = metrics or [m for m in HEADLINE_METRICS if m in run.metrics]
+    (under the first scenario), `compare_with` a revisions sheet (this run against that one). Every
+    marked series the run forecast gets a sheet too (`series`: only these)."""
+    metrics = metrics if metrics is not None else [m for m in HEADLINE_METRICS if m in run.metrics]
     scenarios = scenarios or list(run.scenarios)
     for name in scenarios:
         run.scenario(name)  # unknown names fail here, with the choices, before any bytes are written
@@ -68,13 +70,16 @@ def build_workbook(store: RunStore, run: Run, registry: Registry | None = None, 
     fmt = _Formats(wb)
     for metric in metrics:
         _metric_sheet(wb, fmt, store, run, metric, scenarios, model, levels)
+    for sid in run.series_ids if series is None else series:
+        if model in run.series_info(sid)["models"]:
+            _metric_sheet(wb, fmt, store, run, None, [BASELINE], model, levels, series=sid)
     _targets_sheet(wb, fmt, store, run, scenarios, model)
     if sensitivity:
         _sensitivity_sheet(wb, fmt, store, run, metrics, scenarios[0])
     if compare_with is not None:
         _revisions_sheet(wb, fmt, store, compare_with, run, metrics, registry)
     _assumptions_sheet(wb, fmt, run, scenarios)
-    _sources_sheet(wb, fmt, run, metrics, registry)
+    _sources_sheet(wb, fmt, run, metrics, registry, run.series_ids if series is None else series)
     _run_sheet(wb, fmt, run, model)
     wb.close()
     return buf.getvalue()
@@ -146,14 +151,20 @@ def _table(ws, fmt: _Formats, top: int, rows: list[dict], columns: list[str], wi
     return top + len(rows) + 2
 
 
-def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str, scenarios: list[str], model: str, levels) -> None:
-    info = run.metric_info(metric)
+SHEETS = ("targets", "sensitivity", "revisions", "assumptions", "sources", "run")  # the workbook's own sheets
+
+
+def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str | None, scenarios: list[str], model: str, levels,
+                  series: str | None = None) -> None:
+    """A headline metric's sheet, or a marked series' (its baseline: no lever acts on it)."""
+    info = run.series_info(series) if series else run.metric_info(metric)
     unit = info["unit"]
     number = fmt.units.get(unit, fmt.number)
-    rows, columns = metric_table(store, run, metric, scenarios, model, levels)
-    ws = wb.add_worksheet(metric[:31])
+    rows, columns = metric_table(store, run, metric, scenarios, model, levels, series)
+    name = series or metric
+    ws = wb.add_worksheet(("series_" + name if name in SHEETS or name in HEADLINE_METRICS and series else name)[:31])
     _write_text(ws, 0, 0, f"{info['title_zh']}  {info['title_en']} ({UNIT_LABELS.get(unit, unit)})", fmt.title)
-    method = run.method(metric)
+    method = Method.from_dict(info.get("method"))
     _write_text(ws, 1, 0, f"run {run.run_id} · model {model} · method {method.method} · "
                           f"calibration {method.calibration.status} · series {info['series_id']}", fmt.note)
     scenario_titles = {name: run.scenario(name).title for name in scenarios}
@@ -174,7 +185,7 @@ def _metric_sheet(wb, fmt: _Formats, store: RunStore, run: Run, metric: str, sce
     ws.set_landscape()
     ws.fit_to_pages(1, 0)  # printed (and PDF-exported) one page wide
     ws.repeat_rows(HEADER_ROW)
-    _line_chart(wb, ws, metric, info, rows, columns, scenarios[0], levels)
+    _line_chart(wb, ws, ws.get_name(), info, rows, columns, scenarios[0], levels)
 
 
 def _line_chart(wb, ws, sheet: str, info: dict, rows: list[dict], columns: list[str], scenario: str, levels) -> None:
@@ -235,7 +246,7 @@ def _assumptions_sheet(wb, fmt: _Formats, run: Run, scenarios: list[str]) -> Non
     ws.freeze_panes(HEADER_ROW + 1, 1)
 
 
-def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Registry | None) -> None:
+def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Registry | None, series: list[str] = ()) -> None:
     ws = wb.add_worksheet("sources")
     _write_text(ws, 0, 0, "数据来源  Every observation behind the history, with its source and grade", fmt.title)
     _write_text(ws, 1, 0, "quality: official > repost > secondary > report > derived > doubtful (doubtful is not fitted)", fmt.note)
@@ -263,6 +274,9 @@ def _sources_sheet(wb, fmt: _Formats, run: Run, metrics: list[str], registry: Re
             add(metric, "national counterpart", national, registry.meta(national).unit,
                 [{"period": str(o.period), "value": o.value, "quality": o.quality, "source_id": o.source_id}
                  for o in registry.observations(national)])
+    for sid in series:
+        info = run.series_info(sid)
+        add("", "marked series", sid, info["unit"], info["history"])
     columns = ["metric", "role", "series_id", "period", "value", "unit", "quality", "source_id", "publisher", "title", "url", "quote",
                "last_change", "last_change_source"]
     _write_text(ws, 2, 0, "last_change: the series' newest change in the change log when the run was made (smfcast data history)", fmt.note)

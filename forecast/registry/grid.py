@@ -24,10 +24,13 @@ class RegularSeries:
     filled: int  # how many grid points were interpolated
     observed: np.ndarray | None = None  # True where the grid point was published, False where filled
     transform: Transform | None = None
+    values: np.ndarray | None = None  # the natural values as given, where known (a log and back is not exact)
 
     @property
     def y(self) -> np.ndarray:
         """Natural values on the grid (filled points included)."""
+        if self.values is not None:
+            return self.values
         return self.transform.inverse(self.z) if self.transform is not None else self.z
 
     @property

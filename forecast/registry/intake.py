@@ -99,11 +99,13 @@ class NewSeries(SeriesIdentity):
     definition: str = ""
     headline: str | None = None  # a headline metric this series is to publish
     origin: Origin = Origin("input")
+    forecast: bool = False  # every run forecasts it
 
     def fields(self) -> dict:
         return {"title_en": self.title_en or None, "title_zh": self.title_zh or None, "unit": self.unit or None,
                 "frequency": self.frequency or None, "region": self.region or None, "bounds": list(self.bounds),
-                "transform": self.transform or None, "national": self.national or None, "definition": self.definition or None}
+                "transform": self.transform or None, "national": self.national or None, "definition": self.definition or None,
+                "forecast": True if self.forecast else None}
 
 
 @dataclass

@@ -55,6 +55,7 @@ class SeriesMeta(SeriesIdentity):
     definition: str = ""
     national: str | None = None
     breaks: tuple[dict, ...] = ()  # definition breaks: {"after": period, "note": what changed}
+    forecast: bool = False  # `forecast = true`: every run forecasts it, beside the headline metrics
 
     @property
     def transformer(self) -> Transform:
@@ -111,6 +112,10 @@ class Registry:
         self.meta(series_id)
         rows = [o for o in self.rows if o.series_id == series_id and o.quality not in exclude]
         return sorted(rows, key=lambda o: o.period)
+
+    def marked(self) -> list[str]:
+        """The series marked to be forecast by every run (`forecast = true`), by id."""
+        return sorted(sid for sid, meta in self.series.items() if meta.forecast)
 
     def roles(self) -> dict[str, str]:
         """series id -> the headline role it plays ("npl_ratio" or "npl_ratio (national)")."""
@@ -180,11 +185,19 @@ def _parse_series(path: Path, doc: dict, text: str) -> dict[str, SeriesMeta]:
             region=need("region"), lower=float(bounds[0]), upper=float(bounds[1]), transform=transform,
             definition=spec.get("definition", ""), national=spec.get("national"),
             breaks=_parse_breaks(path, text, table, spec.get("breaks", [])),
+            forecast=_parse_flag(path, text, table, spec, "forecast"),
         )
     for sid, meta in out.items():
         if meta.national is not None and meta.national not in out:
             raise DataError(path, toml_line(text, f"series.{sid}", "national"), "national", f"national counterpart {meta.national!r} is not a series in this file")
     return out
+
+
+def _parse_flag(path: Path, text: str, table: str, spec: dict, key: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise DataError(path, _toml_line(text, table, key), key, f"{key} must be true or false, got {value!r}")
+    return value
 
 
 def _parse_breaks(path: Path, text: str, table: str, breaks) -> tuple[dict, ...]:

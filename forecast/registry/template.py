@@ -139,7 +139,8 @@ def inputs_from_records(obs_records, source_records=()) -> tuple[list[NewObserva
     return observations, sources
 
 
-def _decode(data: bytes, name: str) -> str:
+def decode_text(data: bytes, name: str) -> str:
+    """A text file's bytes as text: UTF-8 (with or without a byte-order mark) or GB18030."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -151,7 +152,7 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def read_csv(data: bytes, name: str) -> tuple[list[NewObservation], list[NewSource]]:
-    text = _decode(data, name)
+    text = decode_text(data, name)
     rows = list(csv.reader(io.StringIO(text, newline="")))
     return inputs_from_records(records(rows, name, None, REQUIRED + OPTIONAL, REQUIRED))
 

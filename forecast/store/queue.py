@@ -33,8 +33,8 @@ from smfcast.errors import InvalidInput, SmfcastError
 from smfcast.registry.series import HEADLINE_METRICS, load_registry
 from smfcast.store.backtests import backtest_key, run_backtests
 from smfcast.store.jobs import Heartbeat, JobTable
-from smfcast.store.requests import backtest_request, refit_request
-from smfcast.store.runs import RunStore, create_run, run_id_for
+from smfcast.store.requests import backtest_request, forecast_request, refit_request
+from smfcast.store.runs import RunStore, code_digest, create_run, library_versions, run_id_for
 
 log = logging.getLogger("smfcast.queue")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -102,6 +102,15 @@ class Queue:
         request = backtest_request(body)
         backtest_id, _ = backtest_key(load_registry(data_dir), request)
         return self._submit("backtest", request.params(), f"backtest:{backtest_id}", by, data_dir)
+
+    def submit_forecast(self, params: dict, by: str) -> tuple[dict, bool]:
+        """Queue an ad-hoc forecast of users' series (checked by `forecast_request`); (job, created).
+        Identical requests share a job: the key hashes the request and the engine's code."""
+        import hashlib
+        request = forecast_request(params)
+        key = hashlib.sha256(json.dumps({"params": request.params, "code": code_digest(), "libraries": library_versions()},
+                                        sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return self._submit("forecast", request.params, f"forecast:{key}", by, self.store_path.parent)
 
     def _submit(self, kind: str, params: dict, key: str, by: str, data_dir) -> tuple[dict, bool]:
         job, created = self.jobs.submit(kind, params, key, by, str(Path(data_dir).resolve()))
@@ -179,6 +188,12 @@ class Queue:
             backtest_id, _, _ = run_backtests(reg, request, store, progress=progress)
             beat.report(done=len(series), total=len(series), step=f"backtest {backtest_id} stored")
             return {"backtest_id": backtest_id, "url": f"/v1/backtests?backtest={backtest_id}"}
+        if kind == "forecast":
+            request = forecast_request(params)
+            beat.report(done=0, total=request.n_series, step=f"forecasting {request.n_series} series")
+            result = request.answer(engine="local")
+            beat.report(done=request.n_series, total=request.n_series, step="forecast")
+            return result
         raise InvalidInput(f"unknown job kind {kind!r}", "kind")
 
     def drain(self) -> int:

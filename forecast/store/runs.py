@@ -28,9 +28,10 @@ import numpy as np
 
 from smfcast import __version__
 from smfcast.defaults import ENSEMBLE
-from smfcast.engine.headline import EngineConfig, MetricForecast, forecast_metric, forecast_years
+from smfcast.engine.config import EngineConfig
+from smfcast.engine.headline import MARKED, MetricForecast, forecast_marked, forecast_metric, forecast_years
 from smfcast.engine.records import Failure, Method
-from smfcast.errors import InvalidInput, NotFound
+from smfcast.errors import InvalidInput, NotFound, SmfcastError
 from smfcast.policy.scenarios import (
     Lever,
     Scenario,
@@ -40,8 +41,8 @@ from smfcast.policy.scenarios import (
 )
 from smfcast.policy.targets import Target, check_target_years, load_targets
 from smfcast.registry import changes
-from smfcast.registry.periods import parse_period
 from smfcast.registry.location import default_data_dir
+from smfcast.registry.periods import parse_period
 from smfcast.registry.readiness import check_run_ready
 from smfcast.registry.series import HEADLINE_METRICS, load_registry, registry_texts
 from smfcast.registry.transforms import Transform
@@ -160,6 +161,28 @@ class Run:
 
     def models(self, metric: str) -> list[str]:
         return list(self.metric_info(metric)["models"])
+
+    @property
+    def series_ids(self) -> list[str]:
+        """The marked series this run forecast (`forecast = true` in series.toml), by id."""
+        return sorted(self.summary.get("series", {}))
+
+    @property
+    def series_failures(self) -> dict[str, str]:
+        """Marked series the run could not forecast, and why."""
+        return dict(self.summary.get("series_failures", {}))
+
+    def series_info(self, series_id: str) -> dict:
+        """What the run keeps of a marked series' forecast (the shape of `metric_info`)."""
+        try:
+            return self.summary.get("series", {})[series_id]
+        except KeyError:
+            why = self.series_failures.get(series_id)
+            if why:
+                raise NotFound(f"run {self.run_id} could not forecast series {series_id!r}: {why}", "series") from None
+            known = ", ".join(self.series_ids) or "none: mark one with `smfcast data series add ... --forecast`"
+            raise NotFound(f"series {series_id!r} is not forecast by run {self.run_id}; the series it forecasts: {known}",
+                           "series") from None
 
     def method(self, metric: str) -> Method:
         """How the metric was forecast (the typed record; older runs read with defaults)."""
@@ -400,10 +423,26 @@ def _observations_used(reg, metric: str, method: Method, config: EngineConfig) -
             for row in _history(reg.observations(sid, config.exclude_qualities))]
 
 
-def _forecast_task(task) -> MetricForecast:
-    """One metric (a process of its own under the local executor)."""
-    reg, metric, config = task
-    return forecast_metric(reg, metric, config)
+def _forecast_task(task) -> MetricForecast | str:
+    """One metric or marked series (a process of its own under the local executor). A marked
+    series that cannot be forecast comes back as the reason, for the run's failures: a user's
+    series never fails the run."""
+    reg, kind, key, config = task
+    if kind == "metric":
+        return forecast_metric(reg, key, config)
+    try:
+        return forecast_marked(reg, key, config)
+    except SmfcastError as exc:
+        return exc.message
+
+
+def _forecast_info(reg, fc: MetricForecast, config: EngineConfig, title_en: str, title_zh: str, observations: list[dict]) -> dict:
+    """What a run keeps of one forecast besides its paths."""
+    return {"series_id": fc.series_id, "unit": fc.unit, "title_en": title_en, "title_zh": title_zh,
+            "transform": {"kind": fc.transform.kind, "lower": fc.transform.lower, "upper": fc.transform.upper},
+            "periods": [str(p) for p in fc.periods], "models": [m for m in config.models if m in fc.paths] + [ENSEMBLE],
+            "method": fc.method.to_dict(), "members": fc.members, "failures": fc.failures, "grades": fc.grades,
+            "history": _history(fc.history), "observations": observations}
 
 
 def create_run(data_dir: str | Path | None = None, config: EngineConfig | None = None, store: RunStore | None = None,
@@ -430,29 +469,36 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
     targets = load_targets(data_dir, until_year=config.until_year)
     # a target its metric will not forecast is refused here, before minutes of fitting
     check_target_years(targets, {m: forecast_years(reg, m, config) for m in HEADLINE_METRICS}, data_dir)
-    arrays, metrics = {}, {}
-    tasks = [(reg, metric, config) for metric in HEADLINE_METRICS]
-    for metric, fc in zip(HEADLINE_METRICS, (executor.map if executor else map)(_forecast_task, tasks)):
+    arrays, metrics, marked, marked_failures = {}, {}, {}, {}
+    tasks = [(reg, "metric", metric, config) for metric in HEADLINE_METRICS] + [(reg, "series", sid, config) for sid in reg.marked()]
+    for (_, kind, key, _), fc in zip(tasks, (executor.map if executor else map)(_forecast_task, tasks)):
         if progress:
-            progress(metric)
+            progress(key if kind == "metric" else MARKED + key)
+        if kind == "series":
+            if isinstance(fc, str):
+                marked_failures[key] = fc
+                continue
+            for model, z in fc.paths.items():
+                arrays[(MARKED + key, model, BASELINE)] = z
+            meta = reg.meta(key)
+            marked[key] = _forecast_info(reg, fc, config, meta.title_en, meta.title_zh,
+                                         [{"role": "series", "series_id": key, **row}
+                                          for row in _history(reg.observations(key, config.exclude_qualities))])
+            continue
         years = [p.year for p in fc.periods]
         for model, z in fc.paths.items():
             for name, scenario in presets.items():
-                arrays[(metric, model, name)] = apply(z, metric, years, fc.transform, scenario, levers, config.seed)
-        metrics[metric] = {
-            "series_id": fc.series_id, "unit": fc.unit, "title_en": reg.headline(metric).title_en,
-            "title_zh": reg.headline(metric).title_zh,
-            "transform": {"kind": fc.transform.kind, "lower": fc.transform.lower, "upper": fc.transform.upper},
-            "periods": [str(p) for p in fc.periods], "models": [m for m in config.models if m in fc.paths] + [ENSEMBLE],
-            "method": fc.method.to_dict(), "members": fc.members, "failures": fc.failures, "grades": fc.grades,
-            "history": _history(fc.history), "observations": _observations_used(reg, metric, fc.method, config),
-        }
-    summary = {"metrics": metrics, "scenarios": [BASELINE] + sorted(s for s in presets if s != BASELINE),
+                arrays[(key, model, name)] = apply(z, key, years, fc.transform, scenario, levers, config.seed)
+        head = reg.headline(key)
+        metrics[key] = _forecast_info(reg, fc, config, head.title_en, head.title_zh,
+                                      _observations_used(reg, key, fc.method, config))
+    summary = {"metrics": metrics, "series": marked, "series_failures": marked_failures, "scenarios": [BASELINE] + sorted(s for s in presets if s != BASELINE),
                "scenario_defs": {k: v.as_dict() for k, v in presets.items()},
                "levers": {k: v.as_dict() for k, v in levers.items()},
                "targets": {k: v.as_dict() for k, v in targets.items()}, "libraries": library_versions(),
                "code": code_digest()}
-    summary["vintage"] = changes.vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}),
+    summary["vintage"] = changes.vintage(data_dir, sorted({s for h in reg.headlines.values() for s in (h.series, h.national)}
+                                                          | set(reg.marked())),
                                  files.get(changes.LOG, ""))  # the log as this run read it, once
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = Run(run_id, created, __version__, config.to_dict(), inputs, summary)
