@@ -6,7 +6,7 @@ HOST ?= $(or $(SMFCAST_HOST),127.0.0.1)
 PORT ?= $(or $(SMFCAST_PORT),8000)
 WORKERS ?= $(or $(SMFCAST_WORKERS),2)
 
-.PHONY: serve test run bench clean
+.PHONY: serve test run docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,19 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
 serve: $(VENV)/.installed
 	$(BIN)/smfcast serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.installed-dev
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
+
+# The documentation site (MkDocs, Material theme) into var/site; strict: a broken link fails.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 run: $(VENV)/.installed
 	$(BIN)/smfcast run

@@ -102,6 +102,31 @@ def _changes(r, metric: str, scenario: str) -> dict | None:
             "notes": record["observation_notes"], "settings": record["settings"]}
 
 
+def _members(r, metric: str, scenario: str) -> list[dict]:
+    """Every member's median and 95% band beside the ensemble's, per forecast period, with its
+    weight in the ensemble (the preset scenario; a member the run did not fit is absent)."""
+    weights = r.method(metric).ensemble_weights
+    out = []
+    for model in r.models(metric):
+        for row in forecast_rows(store(), r, metric, model, scenario, (95,)):
+            out.append({"period": row["period"], "model": model, "weight": weights.get(model), "median": row["median"],
+                        "lo-95": row["lo-95"], "hi-95": row["hi-95"]})
+    return sorted(out, key=lambda x: (x["period"], x["model"] != ENSEMBLE, x["model"]))
+
+
+def _marked(r) -> list[dict]:
+    """The users' series this run forecast (marked `forecast = true`), each with its last
+    observation and its last forecast period's median and 95% band; and those it could not."""
+    out = []
+    for sid in r.series_ids:
+        info = r.series_info(sid)
+        last = forecast_rows(store(), r, None, ENSEMBLE, BASELINE, (95,), series=sid)[-1]
+        out.append({"id": sid, "title": f"{info['title_zh']} {info['title_en']}", "unit": UNIT_LABELS.get(info["unit"], info["unit"]),
+                    "observed": info["history"][-1] if info["history"] else None, "last": last, "failed": None})
+    out += [{"id": sid, "title": "", "failed": why} for sid, why in sorted(r.series_failures.items())]
+    return out
+
+
 def _vintage(r, metric: str) -> list[dict]:
     """The data vintage the run recorded for the metric's series and its national counterpart:
     each one's last logged change (empty for a run stored before vintages were recorded)."""
@@ -160,5 +185,6 @@ def index():
                            chart=Markup(svg), downloads=downloads, unit=UNIT_LABELS.get(info["unit"], info["unit"]),
                            method=r.method(metric), targets_all=r.targets(), seek_form=seek_form, answer=answer,
                            seek_error=seek_error, tornado_caption=tornado_caption, tornado=tornado_chart, tornado_query=tornado_query,
-                           changes=_changes(r, metric, scenario))
+                           changes=_changes(r, metric, scenario),
+                           members=_members(r, metric, scenario) if custom is None else [], marked=_marked(r))
     return html, status, {"Content-Type": "text/html; charset=utf-8", "X-Smfcast-Run": r.run_id}

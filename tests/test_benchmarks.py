@@ -67,3 +67,12 @@ def test_bench_variants_small_scores_every_modelling_choice():
     for dataset in ("m3-yearly", "m3-quarterly"):
         for variant in ("arima raw", "arima log", "arima max_d=2", "ets raw", "theta \\(DOTM\\) raw", "AutoTheta"):
             assert re.search(rf"^{dataset}\s+{variant}\s+3\s+[\d.]+\s+[\d.]+\s*$", out, re.M), f"{dataset} {variant}:\n{out}"
+
+
+@pytest.mark.slow
+def test_bench_forecast_small_prints_one_series_http_and_pooled_figures():
+    out = _run("bench_forecast.py", "--small")
+    assert re.search(r"one quarterly series of 40 points, h=8, 5 members, evidence own \(8 backtest windows\): median [\d.]+ s.*"
+                     r"\[budget <= 3 s\]", out), out
+    assert re.search(r"POST /v1/forecast, that series: median [\d.]+ s.*statuses \[200\] \[budget <= 3.5 s\]", out), out
+    assert re.search(r"10 quarterly series \([\d,]+ points\), h=8, pooled .* [\d.]+ s wall .*peak memory \d+ MiB", out), out

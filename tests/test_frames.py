@@ -10,7 +10,7 @@ import pytest
 import smfcast
 from smfcast.defaults import ENSEMBLE
 from smfcast.engine.config import EngineConfig
-from smfcast.engine.forecaster import SeriesInput, fit_own
+from smfcast.engine.forecaster import fit_own
 from smfcast.engine.frames import prepare
 from smfcast.errors import InvalidSeries
 

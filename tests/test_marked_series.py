@@ -97,3 +97,19 @@ def test_a_marked_series_from_the_command_line_and_both_exports(marked, capsys, 
     assert main(base + ["export", "-o", str(tmp_path / "all.xlsx")]) == 0
     from openpyxl import load_workbook
     assert "bank_a_npl" in load_workbook(tmp_path / "all.xlsx", read_only=True).sheetnames
+
+
+def test_the_page_shows_the_members_beside_the_ensemble_and_the_marked_series(marked):
+    from smfcast.api import create_app
+    data, store, run = marked
+    client = create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(store.path), "TESTING": True,
+                         "SMFCAST_API_TOKENS": {"t": TOKEN}}).test_client()
+    html = client.get("/?metric=npl_ratio").get_data(as_text=True)
+    members = html.split('<table id="members">', 1)[1].split("</table>", 1)[0]
+    periods = run.metric_info("npl_ratio")["periods"]
+    assert members.count('<tr class="member">') == 3 * len(periods) and members.count('<tr class="ensemble">') == len(periods)
+    for model in ("arima", "ets", "theta"):
+        assert f'<td class="t">{model}</td>' in members
+    listed = html.split('<table id="marked">', 1)[1].split("</table>", 1)[0]
+    assert "bank_a_npl" in listed and "2030Q4" in listed and "/v1/forecasts?series=bank_a_npl" in listed
+    assert "not forecast:" in listed and "3 usable point(s)" in listed

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from smfcast.cli import main
+from smfcast.engine.cross_learning import pooled_point_rule, pooled_pool, pooled_weights
 from smfcast.engine.datasets import load_csv
 from smfcast.engine.ensemble import pooled
-from smfcast.engine.cross_learning import pooled_point_rule, pooled_pool, pooled_weights
 from smfcast.engine.validate import _naive2
 
 ROWS = {"ets", "theta", "ensemble (mixture, equal)", "ensemble (mixture, weighted)", "ensemble (equal weights)", "ensemble",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,9 @@ def frequency_of(freq) -> str:
         word = freq.strip().lower()
         return "annual" if word == "yearly" else word
     try:
-        offset = pd.tseries.frequencies.to_offset(freq)
+        with warnings.catch_warnings():  # pandas warns of deprecated aliases it still reads; the refusal below says enough
+            warnings.simplefilter("ignore")
+            offset = pd.tseries.frequencies.to_offset(freq)
     except (ValueError, TypeError):
         raise InvalidInput(f"freq {freq!r} is not a frequency; give 'Y', 'Q' or 'M' (or annual, quarterly, monthly)", "freq") from None
     for names, kind in _OFFSETS:
