@@ -23,8 +23,10 @@ from smfcast.api.params import MAX_JSON_DEPTH, MAX_NUMBER_CHARS
 from tests.conftest import DATA, REPO, TOKEN
 
 PROBLEM = "application/problem+json"
-JSON_ENDPOINTS = ("/v1/forecasts", "/v1/goal-seek", "/v1/observations", "/v1/runs", "/v1/backtests", "/v1/runs/{run}/publish")
-ANONYMOUS = ("/v1/forecasts", "/v1/goal-seek")  # need no token: anyone can send them
+JSON_ENDPOINTS = ("/v1/forecasts", "/v1/goal-seek", "/v1/forecast", "/v1/observations", "/v1/runs", "/v1/backtests",
+                  "/v1/runs/{run}/publish")
+ANONYMOUS = ("/v1/forecasts", "/v1/goal-seek", "/v1/forecast")  # need no token: anyone can send them
+BODY_LIMITS = {"/v1/observations": 4 * 2**20, "/v1/forecast": 16 * 2**20}  # the others: the app's 64 KiB
 
 
 def _path(template: str, small_run) -> str:
@@ -93,7 +95,7 @@ def _chunked(c, path: str, data: bytes, content_type: str = "application/json"):
 @pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
 def test_a_body_over_the_limit_is_413_plain_or_chunked(client, anonymous, small_run, endpoint):
     path = _path(endpoint, small_run)
-    limit = 4 * 2**20 if endpoint == "/v1/observations" else 64 * 1024
+    limit = BODY_LIMITS.get(endpoint, 64 * 1024)
     data = b'{"reason": "' + b"x" * limit + b'"}'
     for c in (client, anonymous) if endpoint in ANONYMOUS else (client,):
         for resp in (c.post(path, data=data, content_type="application/json"), _chunked(c, path, data)):
