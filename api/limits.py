@@ -44,10 +44,14 @@ from .tokens import require_token
 DEFAULT_LIMIT = "60 per 10 seconds; 600 per 10 minutes"  # compute units per client
 SEEK_COST = 4  # units of one goal seek
 CHART_COST = 12  # units of one rendered chart
+# units of one small ad-hoc forecast (POST /v1/forecast, about 3 s of a worker with its backtest): priced
+# below its CPU, since one at a time per process already holds it back, so that a client trying the
+# API gets a couple every 10 seconds and twenty every 10 minutes
+FORECAST_COST = 30
 ENV = "SMFCAST_ANONYMOUS_LIMIT"
 # the marked views' routes as the OpenAPI document names them, which documents their 429 (a test keeps this in step)
 COMPUTE_ROUTES = (("/v1/forecasts", "post"), ("/v1/forecasts/chart", "get"), ("/v1/forecasts/chart.png", "get"),
-                  ("/v1/forecasts/chart.svg", "get"), ("/v1/goal-seek", "post"), ("/v1/sensitivity", "get"))
+                  ("/v1/forecasts/chart.svg", "get"), ("/v1/goal-seek", "post"), ("/v1/sensitivity", "get"), ("/v1/forecast", "post"))
 _MARK = "_smfcast_compute_cost"
 
 
