@@ -15,15 +15,29 @@ from smfcast.registry.location import writable_data_dir
 from smfcast.registry.series import load_registry
 from smfcast.store.runs import RunStore, default_store_path
 
-from .params import TextJSONProvider
+from .limits import install as install_limits
+from .params import BodyRequest, TextJSONProvider
 from .problems import register_problem_handlers
 from .response_cache import CachedGets, ResponseCache, api_digest
 
 log = logging.getLogger("smfcast.api")
 
 
+class SmfcastFlask(Flask):
+    """Flask with the request class that enforces the body limits (`params.BodyRequest`) and an
+    automatic OPTIONS answer of 204 with `Allow` and no body, instead of an empty text/html page."""
+
+    request_class = BodyRequest
+
+    def make_default_options_response(self):
+        resp = super().make_default_options_response()
+        resp.status_code = 204
+        del resp.headers["Content-Type"]
+        return resp
+
+
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__)
+    app = SmfcastFlask(__name__)
     app.config.update(
         SMFCAST_DATA=None,  # None: $SMFCAST_DATA, or the per-user folder (created from the shipped copy)
         SMFCAST_STORE=str(default_store_path()),
@@ -60,4 +74,5 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(user_forecasts.bp, url_prefix="/v1")
     from . import page
     app.register_blueprint(page.bp)
+    install_limits(app)  # after every blueprint: it limits the views marked `limits.anonymous_compute`
     return app

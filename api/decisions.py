@@ -1,6 +1,7 @@
 """Decision tools over HTTP: goal seek (`POST /v1/goal-seek`: a question in a JSON body, nothing
 stored, so no token) and sensitivity (`GET /v1/sensitivity`), answered from the run's stored
-paths without refitting."""
+paths without refitting. Both compute, so both count against the per-client limit of anonymous
+compute (`limits.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from smfcast.outputs.decision_tables import seek, seek_answer, seek_table, torna
 from smfcast.outputs.workbook import table_workbook
 
 from .formats import requested_format, respond_table, safe_filename
+from .limits import SEEK_COST, anonymous_compute
 from .params import allow, json_fields, store
 
 bp = Blueprint("decisions", __name__)
@@ -19,6 +21,7 @@ TEXT_FIELDS = ("target", "metric", "lever", "base", "run")
 
 
 @bp.post("/goal-seek")
+@anonymous_compute(cost=SEEK_COST)
 def goal_seek():
     allow("run")
     body = json_fields('{"target": "npl_below_2_2_by_2026", "lever": "risk_model_adoption", "probability": 0.8}',
@@ -42,6 +45,7 @@ def goal_seek():
 
 
 @bp.get("/sensitivity")
+@anonymous_compute
 def sensitivity():
     allow("target", "metric", "year", "base", "from_year", "run")
     st = store()

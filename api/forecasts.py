@@ -22,6 +22,7 @@ from smfcast.policy.scenarios import parse_custom
 from smfcast.registry.series import HEADLINE_METRICS
 
 from .formats import flag, requested_format, respond_table, safe_filename
+from .limits import CHART_COST, anonymous_compute
 from .params import allow, json_fields, many, registry, run, store
 from .response_cache import CACHE_HEADERS, conditional, etag_for
 
@@ -75,6 +76,7 @@ def get_forecasts():
 
 
 @bp.post("/forecasts")
+@anonymous_compute
 def post_forecast():
     allow("run", "level")
     body = json_fields('{"metric": "npl_ratio", "base": "baseline", "levers": {"risk_model_adoption": {"2026": 80}}}', CUSTOM_FIELDS,
@@ -148,15 +150,18 @@ def _chart(fixed: str | None):
 
 
 @bp.get("/forecasts/chart")
+@anonymous_compute(cost=CHART_COST)
 def chart():
     return _chart(None)
 
 
 @bp.get("/forecasts/chart.png")
+@anonymous_compute(cost=CHART_COST)
 def chart_png():
     return _chart("png")
 
 
 @bp.get("/forecasts/chart.svg")
+@anonymous_compute(cost=CHART_COST)
 def chart_svg():
     return _chart("svg")

@@ -32,7 +32,11 @@ from .params import allow, json_fields
 
 bp = Blueprint("observations", __name__)
 UPLOAD_LIMIT = 4 * 2**20  # a filled workbook is larger than the JSON the other writes take
-BODY_KEYS = ("rows", "sources", "revise", "reason", "check")
+BODY_KEYS = ("rows", "sources", "series", "revise", "reason", "check")
+# A new series, as `smfcast data series add` takes it; `forecast: true` has every run forecast it.
+SERIES_FIELDS = ("series_id", "title_en", "title_zh", "unit", "frequency", "region", "bounds", "transform", "national", "definition",
+                 "headline", "forecast")
+SERIES_REQUIRED = ("series_id", "title_en", "title_zh", "unit", "frequency", "region", "bounds", "transform")
 _UPLOAD_TYPES = {"text/csv": "upload.csv", XLSX_MIME: "upload.xlsx"}
 
 
@@ -44,11 +48,44 @@ def _data_dir() -> Path:
     return Path(current_app.config["SMFCAST_DATA"])
 
 
+def _series(items) -> list[intake.NewSeries]:
+    """New series from the body's `series` list, each field checked by name and located."""
+    if not isinstance(items, list):
+        raise InvalidInput("'series' must be a list of objects", "series")
+    out = []
+    for i, item in enumerate(items):
+        where = f"request body, series[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{where} must be an object such as {{\"series_id\": ..., \"frequency\": ...}}", "series")
+        unknown = sorted(set(item) - set(SERIES_FIELDS))
+        if unknown:
+            raise InvalidInput(f"{where}, field '{unknown[0]}': unknown field; a series takes {', '.join(SERIES_FIELDS)}", unknown[0])
+        missing = [k for k in SERIES_REQUIRED if k not in item]
+        if missing:
+            raise InvalidInput(f"{where}, field '{missing[0]}': missing", missing[0])
+        for key in SERIES_FIELDS:
+            value = item.get(key)
+            if key == "bounds":
+                if not (isinstance(value, list) and len(value) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                                                           for b in value)):
+                    raise InvalidInput(f"{where}, field 'bounds': must be [lower, upper] numbers", "bounds")
+            elif key == "forecast":
+                if value is not None and not isinstance(value, bool):
+                    raise InvalidInput(f"{where}, field 'forecast': must be true or false", "forecast")
+            elif value is not None and not isinstance(value, str):
+                raise InvalidInput(f"{where}, field '{key}': must be a string", key)
+        out.append(intake.NewSeries(item["series_id"], item["title_en"], item["title_zh"], item["unit"], item["frequency"],
+                                    item["region"], (float(item["bounds"][0]), float(item["bounds"][1])), item["transform"],
+                                    item.get("national"), item.get("definition") or "", item.get("headline"),
+                                    intake.Origin(where, "request body", "series", i), bool(item.get("forecast", False))))
+    return out
+
+
 def _from_json() -> tuple[list, list, dict]:
     body = json_fields('{"rows": [{"series_id": "qh_green_loan_share", "period": "2024Q4", "value": 25.82, "source_id": "...", '
                        '"quality": "derived", "note": "..."}]}', BODY_KEYS, "the body")
-    if not body.get("rows") and not body.get("sources"):
-        raise InvalidInput("nothing to add: give 'rows' (observations) and/or 'sources'", "rows")
+    if not body.get("rows") and not body.get("sources") and not body.get("series"):
+        raise InvalidInput("nothing to add: give 'rows' (observations), 'sources' and/or 'series'", "rows")
     for name in ("revise", "check"):
         if name in body and not isinstance(body[name], bool):
             raise InvalidInput(f"{name} must be true or false", name)
@@ -57,7 +94,8 @@ def _from_json() -> tuple[list, list, dict]:
     obs = json_records(body.get("rows", []), "rows", REQUIRED + OPTIONAL, REQUIRED)
     src = json_records(body.get("sources", []), "sources", SOURCE_COLUMNS, ("source_id", "publisher", "title", "quote"))
     observations, sources = inputs_from_records(obs, src)
-    return observations, sources, {k: body[k] for k in ("revise", "reason", "check") if k in body}
+    options = {k: body[k] for k in ("revise", "reason", "check") if k in body}
+    return observations, sources, {**options, "series": _series(body.get("series", []))}
 
 
 def _from_upload() -> tuple[list, list, dict]:
@@ -94,10 +132,12 @@ def post_observations():
     check = options.get("check", flag("check"))
     reason = options.get("reason", request.args.get("reason", ""))
     who = f"api:{token_name}" if token_name else "api"
-    out = intake.apply(_data_dir(), observations, sources, revise=revise, who=who, reason=reason, check_only=check)
+    out = intake.apply(_data_dir(), observations, sources, options.get("series", []), revise=revise, who=who, reason=reason,
+                       check_only=check)
     series = sorted({e["series_id"] for e in out.entries if e.get("series_id")})
     body = {"change_id": out.change_id, "written": out.written and out.change_id is not None, "summary": out.summary(),
             "added": out.count("add"), "revised": out.count("revise"), "sources_added": out.count("add source"),
+            "series_added": out.count("add series"),
             "unchanged": out.unchanged, "history": [f"/v1/series/{s}/history" for s in series],
             "changes": [{c: e.get(c, "") for c in ("action", "series_id", "period", "old_value", "new_value", "source_id", "quality")}
                         for e in out.entries],

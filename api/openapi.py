@@ -37,6 +37,7 @@ from smfcast.store.publications import MAX_REASON
 from smfcast.store.requests import BACKTEST_LIMITS, FORECAST_LIMITS, REFIT_LIMITS, SYNC_POINTS, SYNC_SERIES
 
 from .formats import FORMATS, XLSX_MIME
+from .limits import COMPUTE_ROUTES
 from .params import allow, store
 
 bp = Blueprint("openapi", __name__)
@@ -284,7 +285,7 @@ def _schemas() -> dict:
                                                                "unchanged", "history", "changes"], "properties": {
             "change_id": _string(nullable=True), "written": {"type": "boolean"}, "summary": _string(),
             "added": {"type": "integer"}, "revised": {"type": "integer"}, "sources_added": {"type": "integer"},
-            "unchanged": {"type": "integer"}, "history": {"type": "array", "items": _string()},
+            "series_added": {"type": "integer"}, "unchanged": {"type": "integer"}, "history": {"type": "array", "items": _string()},
             "changes": {"type": "array", "items": {"type": "object", "properties": {c: cell(c) for c in (
                 "action", "series_id", "period", "old_value", "new_value", "source_id", "quality")}}}, "next": _string()},
             "example": {"change_id": "1", "written": True, "summary": "1 added", "added": 1, "revised": 0, "sources_added": 0, "unchanged": 0,
@@ -412,10 +413,20 @@ def operations() -> list[Operation]:
                                                            "title", "url", "quote")}}
     source = {"type": "object", "additionalProperties": False, "required": ["source_id", "publisher", "title", "quote"],
               "properties": {k: _string() for k in ("source_id", "publisher", "title", "url", "quote")}}
+    new_series = {"type": "object", "additionalProperties": False, "description": "A new series (as `smfcast data series add`); "
+                  "forecast: true has every run forecast it",
+                  "required": ["series_id", "title_en", "title_zh", "unit", "frequency", "region", "bounds", "transform"],
+                  "properties": {**{k: _string() for k in ("series_id", "title_en", "title_zh", "unit", "region", "national",
+                                                           "definition", "headline")},
+                                 "frequency": _string(enum=["annual", "quarterly", "monthly", "irregular"]),
+                                 "transform": _string(enum=["none", "log", "logit"]),
+                                 "bounds": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                                 "forecast": {"type": "boolean"}}}
     observations_body = {"type": "object", "additionalProperties": False, "properties": {
         "rows": {"type": "array", "minItems": 1, "items": observation}, "sources": {"type": "array", "minItems": 1, "items": source},
+        "series": {"type": "array", "minItems": 1, "items": new_series},
         "revise": {"type": "boolean"}, "reason": _string(), "check": {"type": "boolean"}},
-        "anyOf": [{"required": ["rows"]}, {"required": ["sources"]}]}
+        "anyOf": [{"required": ["rows"]}, {"required": ["sources"]}, {"required": ["series"]}]}
     write_flags = [query("revise", _string(enum=FLAGS), "Let rows replace values already recorded (the old ones stay in the change log)."),
                    query("check", _string(enum=FLAGS), "Validate only; write nothing."),
                    query("reason", _string(), "Why (kept in the change log).")]
@@ -587,6 +598,8 @@ def spec(published: str | None = None) -> dict:
     paths: dict[str, dict] = {}
     for op in operations():
         paths.setdefault(op.path, {})[op.method] = op.document()
+    for path, method in COMPUTE_ROUTES:  # the per-client limit of anonymous compute (limits.py)
+        paths[path][method]["responses"]["429"] = problem()
     doc = {
         "openapi": "3.0.3",
         "info": {"title": "smfcast API", "version": __version__,

@@ -1,7 +1,11 @@
-"""Every error leaves the API as `application/problem+json` (RFC 9457), produced here and only here."""
+"""Every error leaves the API as `application/problem+json` (RFC 9457), produced here and only here:
+the app's own answers (`problem`), and those gunicorn writes itself before the app sees a request
+(a request line over its limit: 414, headers over theirs: 431, a malformed request: 400), which
+gunicorn would otherwise write as an HTML page (`answer_server_errors_as_problems`)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify
@@ -12,12 +16,42 @@ from smfcast.errors import SmfcastError
 log = logging.getLogger(__name__)
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_body(status: int, title: str, detail: str, errors: list[dict] | None = None) -> dict:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": errors or []}
+
+
 def problem(status: int, title: str, detail: str, errors: list[dict] | None = None):
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": errors or []}
-    response = jsonify(body)
+    response = jsonify(problem_body(status, title, detail, errors))
     response.status_code = status
-    response.mimetype = "application/problem+json"
+    response.mimetype = PROBLEM_JSON
     return response
+
+
+def server_problem(status: int, reason: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer, head and problem+json body, for a request the app never saw."""
+    body = json.dumps(problem_body(status, reason, detail or reason), ensure_ascii=False).encode("utf-8")
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {PROBLEM_JSON}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+def answer_server_errors_as_problems() -> None:
+    """Make gunicorn write the answers it gives on its own (before any app code runs: a request
+    line over `--limit-request-line`, too many or too large headers, a malformed request) as
+    problem+json instead of its HTML page. gunicorn's workers write them through
+    `gunicorn.util.write_error(sock, status, reason, message)`, looked up at each call; this
+    replaces it in the worker that imports the app (`wsgi.py`)."""
+    from gunicorn import util
+
+    def write_error(sock, status_int, reason, mesg):
+        detail = {414: "the request line (method, path and query string) is longer than this server takes; "
+                       "send long inputs in a JSON body"}.get(status_int, "")
+        util.write_nonblock(sock, server_problem(status_int, reason, "; ".join(filter(None, (detail, mesg)))))
+
+    util.write_error = write_error
 
 
 def _located(p) -> dict:

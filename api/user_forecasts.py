@@ -8,7 +8,8 @@ included) and forecast by `smfcast.forecast`, the call Python users make.
 
 A small request (`SYNC_SERIES` series, `SYNC_POINTS` points) is answered at once, by anyone, one
 at a time per server process: a second one meanwhile gets 429 with Retry-After, so anonymous
-compute cannot take every worker. A larger one needs the write token and becomes a queued job
+compute cannot take every worker; and each client's anonymous forecasts count against its compute
+budget (`limits.FORECAST_COST` units). A larger one needs the write token and becomes a queued job
 (202, poll `GET /v1/jobs/ID`; its result holds the same rows and method record).
 """
 
@@ -24,6 +25,7 @@ from smfcast.store.requests import SYNC_N_PATHS, SYNC_POINTS, SYNC_SERIES, forec
 
 from .formats import XLSX_MIME, respond_table, safe_filename
 from .jobs import queue, require_token
+from .limits import FORECAST_COST, anonymous_compute
 from .params import UnsupportedMediaType
 
 bp = Blueprint("user_forecasts", __name__)
@@ -84,6 +86,7 @@ def _body() -> dict:
 
 
 @bp.post("/forecast")
+@anonymous_compute(cost=FORECAST_COST)
 def post_forecast():
     checked = forecast_request(_body())
     if not checked.small:

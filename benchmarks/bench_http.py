@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_http.py            # GET at 32 and 2 connections, POST at 4 and 32
     .venv/bin/python benchmarks/bench_http.py --small    # CI-sized: a small run, 400 requests each
     .venv/bin/python benchmarks/bench_http.py --floor    # ... gunicorn's own floor, and GETs while a refit runs
+    .venv/bin/python benchmarks/bench_http.py --fairness # ... and one client's cached GETs while another floods compute
 
 Starts `smfcast serve` (gunicorn, the `make serve` setup) on a free loopback port over a fresh store,
 warms every worker, then drives it from another process: an asyncio client holding `--concurrency`
@@ -25,6 +26,15 @@ rounds is reported, with each round's. A fourth measurement per round, the floor
 refit runs, shows what the refit's share of the cores costs any server. It says whether the refit ran in every round, and the
 gunicorn workers' CPU time per request, which other load barely moves. wrk (Debian's C load
 generator) is used where installed, else the asyncio client.
+
+`--fairness` then measures, in paired rounds, one client's cached GET (one connection, from
+127.0.0.3) alone and while another client (from 127.0.0.2, no token) runs 8 concurrent loops on
+`chart.png` (a new query each time, so that no chart is answered from the cache) and 8 on
+custom-scenario POSTs, and prints each round's p99 under attack as a ratio to
+the idle p99 beside it (target: within 3x; the median over rounds is the figure), with how many of
+the attacker's requests were computed and how many refused (429) by the per-client limit of
+anonymous compute (`api/limits.py`). The other measurements send the write token, which that limit
+exempts, so they measure the server, not the limit.
 """
 
 from __future__ import annotations
@@ -92,9 +102,11 @@ def _client(port: int, raw: bytes, concurrency: int, total: int, queue) -> None:
     queue.put(asyncio.run(_drive(port, raw, concurrency, total)))
 
 
-def request_bytes(method: str, path: str, body: dict | None = None) -> bytes:
+def request_bytes(method: str, path: str, body: dict | None = None, token: str | None = None) -> bytes:
     payload = json.dumps(body).encode() if body is not None else b""
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAccept: application/json\r\n"
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
     if body is not None:
         head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
     return head.encode() + b"\r\n" + payload
@@ -262,6 +274,8 @@ def main() -> None:
                     "with and while a refit runs, as ratios to it")
     ap.add_argument("--rounds", type=int, default=None, help="--floor: paired rounds (default 5; --small: 2)")
     ap.add_argument("--post-concurrency", type=int, default=4, help="connections for the custom-scenario POST (a few analysts)")
+    ap.add_argument("--fairness", action="store_true", help="also measure one client's cached GETs while another client "
+                    "floods chart.png and custom-scenario POSTs without a token, as a ratio to its idle p99")
     args = ap.parse_args()
     total = args.requests or (400 if args.small else 4000)
     seconds = 3 if args.small else 10
@@ -278,7 +292,8 @@ def main() -> None:
         port = free_port()
         server = start_server(store, port, args.workers)
         try:
-            get_raw, post_raw = request_bytes("GET", GET_PATH), request_bytes("POST", POST_PATH, POST_BODY)
+            token = store.with_name(store.stem + ".tokens").read_text().split()[-1]  # `smfcast serve` made it
+            get_raw, post_raw = request_bytes("GET", GET_PATH), request_bytes("POST", POST_PATH, POST_BODY, token)
             for raw in (get_raw, post_raw):  # warm every worker's path cache
                 load(port, raw, args.concurrency, 8 * args.concurrency)
             print(f"gunicorn, {args.workers} workers, a new connection per request")
@@ -295,6 +310,8 @@ def main() -> None:
                 print(f"wrk GET  {GET_PATH} x{args.concurrency}, {seconds} s: {wrk_line(w)}")
             if args.floor:
                 against_the_floor(server, port, store, args, total)
+            if args.fairness:
+                fairness(port, args)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -382,6 +399,96 @@ def against_the_floor(server: subprocess.Popen, port: int, store: Path, args, to
     finally:
         floor.terminate()
         floor.wait(timeout=30)
+
+
+ATTACKER, VICTIM = "127.0.0.2", "127.0.0.3"  # two clients by address (Linux answers on all of 127/8)
+CHART_PATH = "/v1/forecasts/chart.png?metric={metric}&scenario={scenario}&level={level}"  # a new query each time: no cache hit
+CHART_QUERIES = [{"metric": m, "scenario": s, "level": f"{lv / 100:.2f}"} for lv in range(5000, 9900)
+                 for s in ("baseline", "adverse", "policy_targets", "policy_targets_adverse")
+                 for m in ("market_size", "npl_ratio", "green_loan_share")]  # 58,800: none asked twice in a benchmark
+
+
+async def _timed_from(port: int, raw: bytes, local: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(local, 0))
+    writer.write(raw)
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    return time.perf_counter() - started, int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+
+
+async def _loops(port: int, jobs: list[tuple[str, list[bytes], int]], local: str, seconds: float, start: int = 0) -> dict:
+    """Closed loops for `seconds`: for each (label, requests, n), n connections each sending the next
+    of the requests (in turn from `start`, shared by the n) as soon as the answer arrived. Returns
+    label -> {"latencies": [...], "statuses": [...]}."""
+    out = {label: {"latencies": [], "statuses": []} for label, _, _ in jobs}
+    turn = {label: start for label, _, _ in jobs}
+    stop = time.perf_counter() + seconds
+
+    async def loop(label: str, raws: list[bytes]):
+        while time.perf_counter() < stop:
+            raw = raws[turn[label] % len(raws)]
+            turn[label] += 1
+            elapsed, status = await _timed_from(port, raw, local)
+            out[label]["latencies"].append(elapsed)
+            out[label]["statuses"].append(status)
+
+    await asyncio.gather(*(loop(label, raws) for label, raws, n in jobs for _ in range(n)))
+    return out
+
+
+def _loops_client(port: int, jobs, local: str, seconds: float, start: int, queue) -> None:
+    queue.put("started")
+    queue.put(asyncio.run(_loops(port, jobs, local, seconds, start)))
+
+
+def fairness(port: int, args) -> None:
+    """Paired rounds: the victim's cached GET alone, then while the attacker floods compute (module
+    docstring). Both clients run in their own processes."""
+    from smfcast.api.limits import configured_limit
+    rounds = args.rounds or (2 if args.small else 5)
+    seconds = 2.0 if args.small else 8.0
+    loops = 8
+    get_raw = request_bytes("GET", GET_PATH)
+    charts = [request_bytes("GET", CHART_PATH.format(**q)) for q in CHART_QUERIES]
+    attack = [("chart.png", charts, loops), ("POST", [request_bytes("POST", POST_PATH, POST_BODY)], loops)]
+    ctx = multiprocessing.get_context("spawn")
+    print(f"fairness: {rounds} rounds of {seconds:g} s; the attacker ({ATTACKER}, no token) runs {loops} loops on chart.png "
+          f"(a new query each time, from {len(charts):,}: none answered from the cache) and {loops} on POST {POST_PATH}; the victim "
+          f"({VICTIM}) one connection of cached GET {GET_PATH}; "
+          f"the limit of anonymous compute: {configured_limit()} per client and worker")
+
+    def victim() -> np.ndarray:
+        lat = asyncio.run(_loops(port, [("GET", [get_raw], 1)], VICTIM, seconds))["GET"]
+        bad = sum(1 for st in lat["statuses"] if st != 200)
+        if bad:
+            raise SystemExit(f"the victim's cached GET got {bad} non-200 answers")
+        return np.asarray(lat["latencies"]) * 1000
+
+    ratios = []
+    for r in range(1, rounds + 1):
+        idle = victim()
+        queue = ctx.Queue()
+        start = (r - 1) * len(CHART_QUERIES) // rounds  # each round's charts new: none cached by an earlier round
+        attacker = ctx.Process(target=_loops_client, args=(port, attack, ATTACKER, seconds + 2.0, start, queue))
+        attacker.start()
+        queue.get()
+        time.sleep(1.0)  # the attack under way, its budget spent
+        busy = victim()
+        flood = queue.get()
+        attacker.join()
+        idle_p99, busy_p99 = float(np.percentile(idle, 99)), float(np.percentile(busy, 99))
+        ratios.append(busy_p99 / idle_p99)
+        spent = seconds + 2.0
+        counts = ", ".join(f"{label} {sum(st == 200 for st in v['statuses'])} computed / {sum(st == 429 for st in v['statuses'])} "
+                           f"refused (429) / {sum(st not in (200, 429) for st in v['statuses'])} other"
+                           for label, v in flood.items())
+        print(f"  round {r}: victim cached GET p99 idle {idle_p99:.2f} ms ({len(idle)} requests) | under attack {busy_p99:.2f} ms "
+              f"({len(busy)} requests, max {busy.max():.1f} ms) | ratio {ratios[-1]:.2f}x | attacker in {spent:g} s: {counts}")
+    median = float(np.median(ratios))
+    print(f"fairness: the victim's cached GET p99 under attack is {median:.2f}x its idle p99 (median of {rounds} rounds; "
+          f"rounds {', '.join(f'{x:.2f}' for x in ratios)})  [target 3x: {'within' if median <= 3 else 'NOT within'}]")
 
 
 if __name__ == "__main__":

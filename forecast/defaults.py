@@ -17,6 +17,10 @@ LEVELS = (80, 95)  # central band levels (percent) served unless a request asks 
 SEED = 20260101  # the default random seed of runs, backtests and validations
 N_PATHS = 2000  # sample paths per model in a run
 MAX_N_PATHS = 10_000  # the most a refit may ask for (a run stores n_paths x years x models x scenarios floats)
+UNTIL_YEAR = 2030  # the last year a run forecasts by default
+# A provincial annual series with fewer usable points than this is carried by its national series
+# (engine/provincial.py); the registry's run-readiness check (registry/readiness.py) needs it too.
+MIN_DIRECT_POINTS = 10
 # A backtest rerun (`smfcast backtest`, `POST /v1/backtests`): h steps ahead from each of n_windows
 # origins step_size apart (4 steps: a year of quarters), with n_paths sample paths per model.
 BACKTEST = {"h": 4, "n_windows": 8, "step_size": 1, "n_paths": 500}

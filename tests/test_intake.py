@@ -225,10 +225,17 @@ def test_headline_role_moves_to_a_new_series_and_back(data):
     alt = NewSeries("qh_smallmicro_loans_alt", "Small and micro loans, Qinghai (alternative)", "青海省小微企业贷款余额(另一口径)",
                     "100m_cny", "annual", "QH", (0, 100000), "log", national="cn_inclusive_smallmicro_loans_cbirc",
                     headline="market_size", origin=Origin("smfcast data series add"))
-    out = intake.apply(data, series=[alt])
+    # alone, the new series would leave market_size with nothing to fit: every run would fail
+    with pytest.raises(Rejected, match="'qh_smallmicro_loans_alt' has no observation a run fits"):
+        intake.apply(data, series=[alt])
+    assert digests(data) == original
+    rows = [NewObservation("qh_smallmicro_loans_alt", year, value, "report_smallmicro_loans_2022", "report", "", CLI)
+            for year, value in (("2021", "701.2"), ("2022", "786.4"))]
+    out = intake.apply(data, rows, series=[alt])
     assert load_registry(data).headline("market_size").series == "qh_smallmicro_loans_alt"
     assert [(e["action"], e["old_value"], e["new_value"]) for e in out.entries] == [
-        ("add series", "", ""), ("set headline", "qh_smallmicro_loans", "qh_smallmicro_loans_alt")]
+        ("add series", "", ""), ("set headline", "qh_smallmicro_loans", "qh_smallmicro_loans_alt"),
+        ("add", "", "701.2"), ("add", "", "786.4")]
     intake.revert(data, out.change_id)
     assert {k: v for k, v in digests(data).items() if k != "changes.csv"} == {k: v for k, v in original.items() if k != "changes.csv"}
 

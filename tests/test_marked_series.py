@@ -131,3 +131,24 @@ def test_the_page_shows_the_members_beside_the_ensemble_and_the_marked_series(ma
     listed = html.split('<table id="marked">', 1)[1].split("</table>", 1)[0]
     assert "bank_a_npl" in listed and "2030Q4" in listed and "/v1/forecasts?series=bank_a_npl" in listed
     assert "not forecast:" in listed and "3 usable point(s)" in listed
+
+
+def test_a_series_marked_over_http_is_kept_with_its_flag(tmp_path):
+    from smfcast.api import create_app
+    from smfcast.registry.series import load_registry
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("changes.csv", ".*"))
+    client = create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(tmp_path / "s.sqlite"), "TESTING": True,
+                         "SMFCAST_API_TOKENS": {"t": TOKEN}}).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    series = {"series_id": "bank_b_npl", "title_en": "Bank B NPL ratio", "title_zh": "乙银行不良率", "unit": "percent",
+              "frequency": "quarterly", "region": "QH", "bounds": [0, 100], "transform": "logit", "forecast": True}
+    source = {"source_id": "bank_b", "publisher": "Bank B", "title": "Reports", "quote": "不良率"}
+    rows = [{"series_id": "bank_b_npl", "period": f"{2023 + i // 4}Q{i % 4 + 1}", "value": 2 + i / 10, "source_id": "bank_b",
+             "quality": "official"} for i in range(10)]
+    answer = client.post("/v1/observations", json={"series": [series], "sources": [source], "rows": rows})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["series_added"] == 1 and answer.get_json()["added"] == 10
+    assert load_registry(data).marked() == ["bank_b_npl"]
+    bad = client.post("/v1/observations", json={"series": [{**series, "series_id": "bank_c", "forecast": "yes"}]})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "forecast"

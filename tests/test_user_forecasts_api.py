@@ -22,17 +22,18 @@ def anonymous(app):
     return app.test_client()
 
 
-def test_a_small_forecast_answers_json_by_default_with_the_method(anonymous):
+def test_a_small_forecast_answers_json_by_default_with_the_method(anonymous, client):
     answer = anonymous.post("/v1/forecast", json={"h": 3, "level": [80, 95], "data": rows(), "models": FAST})
     assert answer.status_code == 200 and answer.mimetype == "application/json"
     body = answer.get_json()
     assert body["columns"] == ["unique_id", "ds", "model", "mean", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
     assert [r["ds"] for r in body["rows"]] == ["2020-03-31", "2020-06-30", "2020-09-30"]
     assert body["method"]["evidence"] == "own" and body["method"]["series"]["a"]["members"] == FAST
-    csv = anonymous.post("/v1/forecast?format=csv", json={"h": 3, "data": rows(), "models": FAST})
+    # the anonymous budget allows two small forecasts in 10 s (limits.FORECAST_COST): the rest with the token
+    csv = client.post("/v1/forecast?format=csv", json={"h": 3, "data": rows(), "models": FAST})
     assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).splitlines()[1].startswith("a,2020-03-31,ensemble,")
     text = "series_id,period,value\n" + "\n".join(f"a,{2000 + i},{10 + i * 0.5}" for i in range(12))
-    upload = anonymous.post("/v1/forecast?h=2&models=ets,theta&members=true", data=text, content_type="text/csv")
+    upload = client.post("/v1/forecast?h=2&models=ets,theta&members=true", data=text, content_type="text/csv")
     got = upload.get_json()["rows"]
     assert upload.status_code == 200 and [r["ds"] for r in got if r["model"] == "ensemble"] == ["2012", "2013"]
     assert {r["model"] for r in got} == {"ensemble", *FAST}
@@ -75,6 +76,12 @@ def test_a_large_forecast_needs_the_token_and_runs_as_a_job(app, anonymous, clie
     done = client.get(job["url"]).get_json()
     assert done["status"] == "succeeded", done
     assert len(done["result"]["rows"]) == 8 and done["result"]["method"]["evidence"] == "own"
+
+
+def test_anonymous_forecasts_draw_on_the_client_budget(anonymous):
+    body = {"h": 2, "data": rows(), "models": FAST}
+    statuses = [anonymous.post("/v1/forecast", json=body).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
 
 
 def test_a_second_small_forecast_meanwhile_is_told_to_retry(anonymous):

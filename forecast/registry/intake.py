@@ -6,9 +6,13 @@ API request:
 1. The inputs become edits of the registry's files (`texts`): a row appended or replaced in
    `observations.csv`, a table appended to `sources.toml` or `series.toml`.
 2. The registry those edits would produce is loaded in memory by the registry's own loader
-   (`series.load_registry`), so exactly the rules that guard every run guard every change. Each
-   problem it finds is traced back to the input row that caused it (file or sheet, row, field);
-   the edit is set aside and the rest loaded again, so one answer lists every bad row.
+   (`series.load_registry`) and checked as a run checks it before fitting (`readiness`: nothing
+   dated after the current period unless an estimate, a year left to forecast for every headline
+   metric and every target, a national series to carry a short provincial one), so exactly the
+   rules that guard every run guard every change and no accepted change can make a run fail. Each
+   problem is traced back to the input row that caused it (file or sheet, row, field); the edit is
+   set aside and the rest loaded again, so one answer lists every bad row. Text with a control
+   character other than tab and newline is refused first, naming the field.
 3. Only when nothing is wrong are the files replaced (`atomic`), together with the new rows of
    the change log (`changes`), in an order in which every intermediate state is a valid registry.
 
@@ -29,7 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from smfcast.errors import DataError, InvalidInput, NotFound, Rejected, RowError, SmfcastError
-from smfcast.registry import atomic, changes, texts
+from smfcast.registry import atomic, changes, readiness, texts
+from smfcast.registry.periods import parse_period
 from smfcast.registry.series import REGISTRY_FILES, SeriesIdentity, load_registry
 from smfcast.registry.texts import OBSERVATIONS, SERIES, SOURCES
 
@@ -208,15 +213,29 @@ def _culprit(rendered: dict[str, str], edits: list[_Edit], err: DataError) -> _E
     return None
 
 
+def _run_culprit(edits: list[_Edit], problem: readiness.RunProblem) -> _Edit | None:
+    """The edit behind a run-readiness problem: the one of its row (series and period) when the
+    problem is about a row, else the last one of its series."""
+    def period(e: _Edit) -> str | None:
+        try:
+            return str(parse_period(e.log.get("period", "")))
+        except ValueError:
+            return None
+    mine = [e for e in edits if e.log.get("series_id") == problem.series_id]
+    if problem.period is not None:
+        mine = [e for e in mine if period(e) == problem.period]
+    return mine[-1] if mine else None
+
+
 def _validate(data_dir: Path, current: dict[str, str], edits: list[_Edit], problems: list[DataError]) -> list[_Edit]:
-    """Load the would-be registry; trace each error to its edit and set that edit aside, until the
-    rest loads. Problems are appended to `problems`; returns the edits that survived."""
+    """Load the would-be registry and check it as a run would; trace each error to its edit and
+    set that edit aside, until the rest passes. Problems are appended to `problems`; returns the
+    edits that survived."""
     edits = list(edits)
     while True:
         rendered = _render(current, edits)
         try:
-            load_registry(data_dir, rendered)
-            return edits
+            reg = load_registry(data_dir, rendered)
         except DataError as err:
             culprit = _culprit(rendered, edits, err)
             if culprit is None:
@@ -226,6 +245,50 @@ def _validate(data_dir: Path, current: dict[str, str], edits: list[_Edit], probl
             edits.remove(culprit)
             if len(problems) >= MAX_PROBLEMS:
                 return []
+            continue
+        unready = readiness.run_problems(reg)
+        if not unready:
+            return edits
+        culprit = _run_culprit(edits, unready[0])
+        if culprit is None:  # the registry as it stands already fails a run: only a change that mends it is taken
+            err = unready[0]
+            problems.append(DataError(err.path, err.line, err.field, f"a run could not use the registry: {err.reason}"))
+            return []
+        problems.append(culprit.origin.error("period" if unready[0].period else unready[0].field, unready[0].reason))
+        edits.remove(culprit)
+        if len(problems) >= MAX_PROBLEMS:
+            return []
+
+
+def _text_fields(item) -> dict[str, str]:
+    if isinstance(item, NewObservation):
+        return {k: getattr(item, k) for k in ("series_id", "period", "value", "source_id", "quality", "note")}
+    if isinstance(item, NewSource):
+        return {k: getattr(item, k) for k in ("source_id", "publisher", "title", "quote", "url")}
+    return {k: getattr(item, k) or "" for k in ("id", "title_en", "title_zh", "unit", "frequency", "region", "transform",
+                                                 "national", "definition", "headline")}
+
+
+def _refuse_controls(items: list, problems: list[DataError]) -> list:
+    """The inputs whose every text field is free of control characters (but tab and newline); a
+    problem naming the field for each of the others."""
+    kept = []
+    for item in items:
+        bad = [(name, code) for name, text in _text_fields(item).items() if (code := texts.control_character(str(text)))]
+        for name, code in bad:
+            problems.append(item.origin.error(name, f"holds the control character {code}; text may hold tabs and newlines "
+                                                    "but no other control character"))
+        if not bad:
+            kept.append(item)
+    return kept
+
+
+def refuse_control_characters(**fields: str) -> None:
+    """Refuse a change's own text (who, reason) holding a control character, naming the field."""
+    for name, text in fields.items():
+        if code := texts.control_character(text or ""):
+            raise InvalidInput(f"{name} holds the control character {code}; text may hold tabs and newlines but no other "
+                               "control character", name)
 
 
 def rename_order(data_dir: Path, current: dict[str, str], final: dict[str, str]) -> list[str]:
@@ -350,13 +413,15 @@ def apply(data_dir: str | Path, observations: list[NewObservation] = (), sources
     `check_only` validates and reports what would change, writing nothing."""
     data_dir = Path(data_dir)
     who = who or default_who()
+    refuse_control_characters(who=who, reason=reason)
     with atomic.locked(data_dir):
         atomic.recover(data_dir)
         current = _read_texts(data_dir)
         problems: list[DataError] = []
-        edits = (_series_edits(list(series), current[SERIES], problems)
-                 + _source_edits(list(sources), current[SOURCES], problems))
-        obs_edits, unchanged = _observation_edits(list(observations), current[OBSERVATIONS], revise, problems)
+        series, sources, observations = (_refuse_controls(list(items), problems) for items in (series, sources, observations))
+        edits = (_series_edits(series, current[SERIES], problems)
+                 + _source_edits(sources, current[SOURCES], problems))
+        obs_edits, unchanged = _observation_edits(observations, current[OBSERVATIONS], revise, problems)
         edits = _validate(data_dir, current, edits + obs_edits, problems)
         if problems:
             problems.sort(key=lambda p: (p.path, getattr(p, "sheet", None) or "", p.line or 0))
@@ -393,6 +458,7 @@ def revert(data_dir: str | Path, change_id: str, *, who: str | None = None, reas
     Refused (nothing written) when a later change has since edited one of those places."""
     data_dir = Path(data_dir)
     who = who or default_who()
+    refuse_control_characters(who=who, reason=reason)
     change_id = str(change_id).strip()
     with atomic.locked(data_dir):
         atomic.recover(data_dir)
@@ -426,10 +492,14 @@ def revert(data_dir: str | Path, change_id: str, *, who: str | None = None, reas
         if rows:
             state[OBSERVATIONS] = texts.put_observations(state[OBSERVATIONS], rows)
         try:
-            load_registry(data_dir, state)
+            unready = readiness.run_problems(load_registry(data_dir, state))
         except DataError as err:
             raise Rejected([DataError(err.path, err.line, err.field, f"reverting change {change_id} would leave: {err.reason}; "
                                       "revert the changes that rely on it first")]) from None
+        if unready:
+            err = unready[0]
+            raise Rejected([DataError(err.path, err.line, err.field, f"reverting change {change_id} would leave a registry a run "
+                                      f"cannot use: {err.reason}")])
         new_id = changes.next_change_id(entries)
         time, out = _now(), []
         for e in reversed(target):

@@ -24,8 +24,9 @@ from smfcast.registry.location import default_data_dir
 from smfcast.registry.periods import FREQUENCIES, Period, fits_frequency, parse_period
 from smfcast.registry.transforms import TRANSFORMS, Transform
 
-QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived")
-UNFIT_QUALITIES = ("doubtful",)  # grades left out of fitting and backtests unless configured otherwise
+ESTIMATE = "estimate"  # a figure not (yet) published: the only grade a period after the current one may have
+QUALITIES = ("official", "repost", "secondary", "doubtful", "report", "derived", ESTIMATE)
+UNFIT_QUALITIES = ("doubtful", ESTIMATE)  # grades left out of fitting and backtests unless configured otherwise
 HEADLINE_METRICS = ("market_size", "green_loan_share", "npl_ratio")
 OBSERVATION_COLUMNS = ("series_id", "period", "value", "source_id", "quality", "note")
 UNIT_LABELS = {"percent": "%", "100m_cny": "亿元", "trillion_cny": "万亿元"}  # how people write the units
@@ -125,7 +126,7 @@ class Registry:
         return roles
 
 
-def _toml_line(text: str, table: str, key: str | None = None) -> int | None:
+def toml_line(text: str, table: str, key: str | None = None) -> int | None:
     """1-based line of `[table]` (or of `key = ` inside it) in a TOML text; tomllib keeps no lines."""
     lines = text.splitlines()
     header = f"[{table}]"
@@ -168,17 +169,17 @@ def _parse_series(path: Path, doc: dict, text: str) -> dict[str, SeriesMeta]:
 
         def need(key, table=table, spec=spec):
             if key not in spec:
-                raise DataError(path, _toml_line(text, table), key, f"series {sid!r} has no {key!r}")
+                raise DataError(path, toml_line(text, table), key, f"series {sid!r} has no {key!r}")
             return spec[key]
 
         frequency, transform = need("frequency"), need("transform")
         if frequency not in FREQUENCIES:
-            raise DataError(path, _toml_line(text, table, "frequency"), "frequency", f"{frequency!r} is not one of {', '.join(FREQUENCIES)}")
+            raise DataError(path, toml_line(text, table, "frequency"), "frequency", f"{frequency!r} is not one of {', '.join(FREQUENCIES)}")
         if transform not in TRANSFORMS:
-            raise DataError(path, _toml_line(text, table, "transform"), "transform", f"{transform!r} is not one of {', '.join(TRANSFORMS)}")
+            raise DataError(path, toml_line(text, table, "transform"), "transform", f"{transform!r} is not one of {', '.join(TRANSFORMS)}")
         bounds = need("bounds")
         if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds) and bounds[0] < bounds[1]):
-            raise DataError(path, _toml_line(text, table, "bounds"), "bounds", "bounds must be [lower, upper] numbers with lower < upper")
+            raise DataError(path, toml_line(text, table, "bounds"), "bounds", "bounds must be [lower, upper] numbers with lower < upper")
         out[sid] = SeriesMeta(
             id=sid, title_en=need("title_en"), title_zh=need("title_zh"), unit=need("unit"), frequency=frequency,
             region=need("region"), lower=float(bounds[0]), upper=float(bounds[1]), transform=transform,
@@ -188,7 +189,7 @@ def _parse_series(path: Path, doc: dict, text: str) -> dict[str, SeriesMeta]:
         )
     for sid, meta in out.items():
         if meta.national is not None and meta.national not in out:
-            raise DataError(path, _toml_line(text, f"series.{sid}", "national"), "national", f"national counterpart {meta.national!r} is not a series in this file")
+            raise DataError(path, toml_line(text, f"series.{sid}", "national"), "national", f"national counterpart {meta.national!r} is not a series in this file")
     return out
 
 
@@ -202,12 +203,12 @@ def _parse_flag(path: Path, text: str, table: str, spec: dict, key: str) -> bool
 def _parse_breaks(path: Path, text: str, table: str, breaks) -> tuple[dict, ...]:
     """Optional `breaks = [{after = "2022Q3", note = "..."}]`: where a series' definition changes."""
     if not isinstance(breaks, list) or not all(isinstance(b, dict) and set(b) == {"after", "note"} for b in breaks):
-        raise DataError(path, _toml_line(text, table, "breaks"), "breaks", 'breaks must be a list of {after = "PERIOD", note = "..."} tables')
+        raise DataError(path, toml_line(text, table, "breaks"), "breaks", 'breaks must be a list of {after = "PERIOD", note = "..."} tables')
     for b in breaks:
         try:
             parse_period(str(b["after"]))
         except ValueError as exc:
-            raise DataError(path, _toml_line(text, table, "breaks"), "breaks", f"break after {b['after']!r}: {exc}") from None
+            raise DataError(path, toml_line(text, table, "breaks"), "breaks", f"break after {b['after']!r}: {exc}") from None
     return tuple({"after": str(b["after"]), "note": str(b["note"])} for b in breaks)
 
 
@@ -220,11 +221,11 @@ def _parse_headlines(path: Path, doc: dict, text: str, series: dict[str, SeriesM
             raise DataError(path, None, f"headline.{metric}", f"headline metric {metric!r} has no [headline.{metric}] table naming its series")
         sid = spec.get("series")
         if not sid:
-            raise DataError(path, _toml_line(text, f"headline.{metric}"), "series", f"headline metric {metric!r} has no 'series'")
+            raise DataError(path, toml_line(text, f"headline.{metric}"), "series", f"headline metric {metric!r} has no 'series'")
         if sid not in series:
-            raise DataError(path, _toml_line(text, f"headline.{metric}", "series"), "series", f"headline metric {metric!r} names unknown series {sid!r}")
+            raise DataError(path, toml_line(text, f"headline.{metric}", "series"), "series", f"headline metric {metric!r} names unknown series {sid!r}")
         if series[sid].national is None:
-            raise DataError(path, _toml_line(text, f"series.{sid}"), "national", f"{sid!r} publishes headline metric {metric!r} but names no national counterpart")
+            raise DataError(path, toml_line(text, f"series.{sid}"), "national", f"{sid!r} publishes headline metric {metric!r} but names no national counterpart")
         out[metric] = Headline(metric, sid, series[sid].national, spec.get("title_en", metric), spec.get("title_zh", ""), spec.get("why", ""))
     return out
 
@@ -235,7 +236,7 @@ def _parse_sources(path: Path, doc: dict, text: str) -> dict[str, dict]:
             raise DataError(path, None, sid, f"{sid!r} must be a [{sid}] table of publisher, title and quote")
         for key in SOURCE_FIELDS:
             if not (isinstance(spec.get(key), str) and spec[key].strip()):
-                raise DataError(path, _toml_line(text, sid, key), key, f"source {sid!r} needs a non-empty {key!r}")
+                raise DataError(path, toml_line(text, sid, key), key, f"source {sid!r} needs a non-empty {key!r}")
     return doc
 
 
@@ -282,6 +283,8 @@ def _parse_observations(path: Path, series: dict[str, SeriesMeta], sources: dict
                 raise DataError(path, line, "quality", f"{quality!r} is not one of {', '.join(QUALITIES)}")
             if quality == "derived" and not note:
                 raise DataError(path, line, "note", "a derived row must give its formula in 'note'")
+            if quality == ESTIMATE and not note:
+                raise DataError(path, line, "note", "an estimate must say in 'note' how it was made")
             key = (sid, period)
             if key in seen:
                 raise DataError(path, line, "period", f"duplicate period {period_text} for {sid!r} (first on line {seen[key]})")

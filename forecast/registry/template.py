@@ -31,6 +31,7 @@ GRADE_MEANING = {
     "doubtful": "provenance cannot be verified, or inconsistent with neighbouring releases (not fitted)",
     "report": "a claim of the industry report",
     "derived": "computed from other figures: give the formula in note",
+    "estimate": "not (yet) published: the only grade a period after the current one may have; say how in note (not fitted)",
 }
 TEMPLATE_ROWS = 2000  # rows of the template that carry drop-downs
 
@@ -210,7 +211,7 @@ def write_template(reg: Registry, last_changes: dict[str, dict] | None = None) -
         "period": "Year-end 2024, quarter-end 2024Q4 or month-end 2024-12; the series' frequency decides which.",
         "value": "The number in the series' unit (see the 'series' sheet), as published.",
         "source_id": "An existing source id (drop-down) or a new one described on the 'sources' sheet.",
-        "quality": "official, repost, secondary, doubtful, report or derived (see the 'grades' sheet).",
+        "quality": "official, repost, secondary, doubtful, report, derived or estimate (see the 'grades' sheet).",
         "note": "Required for derived rows: the formula. Otherwise optional.",
     }
     widths = {"series_id": 34, "period": 10, "value": 14, "source_id": 36, "quality": 12, "note": 60}

@@ -20,6 +20,18 @@ import re
 from smfcast.registry.periods import parse_period
 
 OBSERVATIONS, SERIES, SOURCES = "observations.csv", "series.toml", "sources.toml"
+ALLOWED_CONTROLS = "\t\n"  # the only control characters a text field may hold
+
+
+def control_character(text: str) -> str | None:
+    """The first control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) in `text`
+    other than tab and newline, as "U+0000", or None. A NUL or an escape code written into
+    `observations.csv` turns the file binary to grep and invisible in a spreadsheet."""
+    for ch in text:
+        code = ord(ch)
+        if (code < 0x20 or 0x7F <= code <= 0x9F) and ch not in ALLOWED_CONTROLS:
+            return f"U+{code:04X}"
+    return None
 
 
 def _newline(text: str) -> str:

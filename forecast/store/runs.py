@@ -43,6 +43,7 @@ from smfcast.policy.targets import Target, check_target_years, load_targets
 from smfcast.registry import changes
 from smfcast.registry.location import default_data_dir
 from smfcast.registry.periods import parse_period
+from smfcast.registry.readiness import check_run_ready
 from smfcast.registry.series import HEADLINE_METRICS, load_registry, registry_texts
 from smfcast.registry.transforms import Transform
 from smfcast.store import publications
@@ -468,6 +469,7 @@ def create_run(data_dir: str | Path | None = None, config: EngineConfig | None =
         return store.get(run_id)
     files = registry_texts(data_dir)
     reg = load_registry(data_dir, files)
+    check_run_ready(reg, config.until_year, config.exclude_qualities, config.min_direct_points)  # the check every data change passed
     levers = load_levers(data_dir)
     presets = load_scenarios(data_dir, levers)
     targets = load_targets(data_dir, until_year=config.until_year)
