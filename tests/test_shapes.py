@@ -91,15 +91,12 @@ def test_the_change_log_answers_numbers_alike(tmp_path, capsys):
     base = ["--data", str(data)]
     assert main(base + ["data", "add", "qh_smallmicro_npl_ratio", "2022", "2.65", "--source", "report_smallmicro_npl_2022",
                         "--quality", "report", "--revise", "--reason", "restated"]) == 0
-    assert main(base + ["data", "series", "add", "qh_x", "--title-en", "X", "--title-zh", "甲", "--region", "QH", "--unit", "percent",
-                        "--frequency", "annual", "--bounds", "0,100", "--transform", "logit", "--headline", "npl_ratio",
-                        "--national", "cn_bank_npl_ratio"]) == 0
+    assert main(base + ["data", "source", "add", "s_x", "--publisher", "P", "--title", "T", "--quote", "Q"]) == 0
     capsys.readouterr()
     assert main(base + ["data", "history", "--format", "json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     edits = {r["action"]: (r["old_value"], r["new_value"]) for r in printed["rows"]}
-    assert edits["revise"] == (2.7, 2.65)  # an observation's values are numbers
-    assert edits["set headline"] == ("qh_smallmicro_npl_ratio", "qh_x")  # a headline's, the series ids
+    assert edits == {"revise": (2.7, 2.65), "add source": (None, None)}  # an observation's values are numbers; none is null
     client = create_app({"SMFCAST_DATA": str(data), "SMFCAST_STORE": str(tmp_path / "runs.sqlite"), "TESTING": True,
                          "SMFCAST_API_TOKENS": {"t": TOKEN}}).test_client()
     assert main(base + ["data", "history", "qh_smallmicro_npl_ratio", "--format", "json"]) == 0

@@ -68,22 +68,20 @@ def change(entries: list[dict], change_id: str) -> list[dict]:
 
 def history(entries: list[dict], series_id: str | None = None) -> list[dict]:
     """The log rows a person reads (newest first), for one series or for all, as every door answers
-    them (`HISTORY_COLUMNS`): an observation's `old_value` and `new_value` are numbers (None where
-    there was none), the other edits' values the text they replaced and wrote."""
+    them (`HISTORY_COLUMNS`): an observation's `old_value` and `new_value` are numbers, the other
+    edits' the text they replaced and wrote (a series id), None where there was none."""
     rows = []
     for e in entries:
         if series_id is None or e["series_id"] == series_id:
             row = {c: e[c] for c in HISTORY_COLUMNS}
-            if e["period"]:  # an observation's value
-                row["old_value"], row["new_value"] = _number(e["old_value"]), _number(e["new_value"])
+            for key in ("old_value", "new_value"):
+                row[key] = None if e[key] == "" else _number(e[key]) if e["period"] else e[key]
             rows.append(row)
     return rows[::-1]
 
 
 def _number(text: str):
-    """A value as the log recorded it, as a number: whole numbers stay whole; empty is None."""
-    if text == "":
-        return None
+    """An observation's value as the log recorded it, as a number (whole numbers stay whole)."""
     try:
         return int(text)
     except ValueError:
