@@ -23,7 +23,7 @@ def _schema_text(schema: dict) -> str:
 
 def markdown(spec: dict) -> str:
     """The reference as Markdown: every operation with its parameters, body example and answers."""
-    lines = [f"# HTTP API reference", "", f"*{spec['info']['title']} {spec['info']['version']}.* {spec['info']['description']}", "",
+    lines = ["# HTTP API reference", "", f"*{spec['info']['title']} {spec['info']['version']}.* {spec['info']['description']}", "",
              "Generated from the OpenAPI document the server answers at `/v1/openapi.json` "
              "(a copy: [openapi.json](openapi.json)).", ""]
     for path, methods in spec["paths"].items():
