@@ -152,3 +152,15 @@ def test_a_series_marked_over_http_is_kept_with_its_flag(tmp_path):
     assert load_registry(data).marked() == ["bank_b_npl"]
     bad = client.post("/v1/observations", json={"series": [{**series, "series_id": "bank_c", "forecast": "yes"}]})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "forecast"
+
+
+def test_a_forecast_flag_that_is_not_true_or_false_is_refused_where_it_is(tmp_path):
+    from smfcast.errors import DataError
+    from smfcast.registry.series import load_registry
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("changes.csv", ".*"))
+    text = (data / "series.toml").read_text(encoding="utf-8")
+    (data / "series.toml").write_text(text.replace("[series.qh_gdp]\n", "[series.qh_gdp]\nforecast = \"yes\"\n", 1), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_registry(data)
+    assert err.value.field == "forecast" and "true or false" in err.value.message and err.value.line is not None

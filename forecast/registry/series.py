@@ -196,7 +196,7 @@ def _parse_series(path: Path, doc: dict, text: str) -> dict[str, SeriesMeta]:
 def _parse_flag(path: Path, text: str, table: str, spec: dict, key: str) -> bool:
     value = spec.get(key, False)
     if not isinstance(value, bool):
-        raise DataError(path, _toml_line(text, table, key), key, f"{key} must be true or false, got {value!r}")
+        raise DataError(path, toml_line(text, table, key), key, f"{key} must be true or false, got {value!r}")
     return value
 
 
