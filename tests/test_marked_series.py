@@ -160,7 +160,7 @@ def test_a_forecast_flag_that_is_not_true_or_false_is_refused_where_it_is(tmp_pa
     data = tmp_path / "data"
     shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("changes.csv", ".*"))
     text = (data / "series.toml").read_text(encoding="utf-8")
-    (data / "series.toml").write_text(text.replace("[series.qh_gdp]\n", "[series.qh_gdp]\nforecast = \"yes\"\n", 1), encoding="utf-8")
+    (data / "series.toml").write_text(text.replace("[series.cn_bank_npl_ratio]\n", "[series.cn_bank_npl_ratio]\nforecast = \"yes\"\n", 1), encoding="utf-8")
     with pytest.raises(DataError) as err:
         load_registry(data)
     assert err.value.field == "forecast" and "true or false" in err.value.message and err.value.line is not None
