@@ -6,10 +6,11 @@ period starts or any fixed day of the month) or Periods; annual, quarterly or mo
 frequency inferred or given as `freq`. The answer is a long frame with `mean`, `median` and a
 `lo-L` / `hi-L` pair per level, `ds` in the input's convention.
 
-Only this module knows about pandas: it checks the frame, turns each series into arrays for the
-engine (`forecaster.forecast_many`, the entry every door uses), and turns the paths back into a
-frame. Every series that cannot be forecast is named with its reason in one `InvalidSeries` (a
-ValueError) before anything is fitted.
+The engine below stays on arrays: this module checks the frame, turns each series into arrays for
+`forecaster.forecast_many` (the entry every door uses), and turns the paths back into a frame.
+Every series that cannot be forecast is named with its reason in one `InvalidSeries` (a
+ValueError): before anything is fitted for a bad frame, after fitting for a series on which every
+member failed (unless `failed="drop"`). Nothing half-computed is returned.
 """
 
 from __future__ import annotations
