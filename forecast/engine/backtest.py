@@ -307,7 +307,7 @@ def origins(rows: list[dict], grid: list[str], model: str = "ensemble") -> list[
     return out
 
 
-def _as_answered(row: dict, series_id: str, series: RegularSeries) -> dict:
+def as_answered(row: dict, series_id: str, series: RegularSeries) -> dict:
     """An `evaluate` row as answers give it: `cutoff` the period of the window's last training
     point, `y` the value as recorded, the forecast columns at `defaults.PRECISION` digits."""
     n = row["cutoff"]
@@ -315,63 +315,3 @@ def _as_answered(row: dict, series_id: str, series: RegularSeries) -> dict:
            "y": float(series.recorded[n + row["horizon"] - 1]) if series.recorded is not None else row["y"]}
     out.update({k: rounded(v) for k, v in row.items() if k not in out})
     return out
-
-
-@dataclass
-class SeriesBacktest:
-    series_id: str
-    metric: str
-    rows: list[dict]
-    summary: list[dict]
-    calibration: dict
-    weights: dict | None
-    failures: dict
-    note: str
-
-
-def backtest_headlines(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths: int, seed: int,
-                       metric_names=None, progress=None, executor=None) -> list[SeriesBacktest]:
-    """Backtest the series every headline metric is forecast from: the national counterpart (the
-    provincial series are too short for even one window) and the provincial one where it allows."""
-    from smfcast.registry.grid import regularize
-    from smfcast.registry.series import UNFIT_QUALITIES
-    jobs = []
-    for metric, head in reg.headlines.items():
-        if metric_names and metric not in metric_names:
-            continue
-        for sid in (head.national, head.series):
-            meta = reg.meta(sid)
-            obs = reg.observations(sid, UNFIT_QUALITIES)
-            if meta.frequency == "irregular" or len({o.period.kind for o in obs}) != 1:
-                jobs.append((metric, sid, None, None, f"{sid}: irregular publication dates, no regular grid to backtest on"))
-                continue
-            series = regularize(obs, meta.transformer)
-            if not spec.cutoffs(len(series.z)):
-                jobs.append((metric, sid, None, None, f"{sid}: {len(series.z)} points, too few for one window of h={spec.h}"))
-                continue
-            jobs.append((metric, sid, series, meta, ""))
-    tasks = [(metric, sid, series, meta.lower, meta.upper, spec, models, n_paths, seed)
-             for metric, sid, series, meta, note in jobs if series is not None]
-    results = list((executor.map if executor else map)(_backtest_one, tasks))
-    done = {(r.metric, r.series_id): r for r in results}
-    out = []
-    for metric, sid, series, _, note in jobs:
-        if progress:
-            progress(sid)
-        out.append(done[(metric, sid)] if series is not None else SeriesBacktest(sid, metric, [], [], {}, None, {}, note))
-    return out
-
-
-def _backtest_one(task) -> SeriesBacktest:
-    """Members, their weighted ensemble (raw, and calibrated by factors from the other windows) and
-    the random walk with drift, on the scale a run would choose for this series."""
-    metric, sid, series, lower, upper, spec, models, n_paths, seed = task
-    m = series.season_length
-    learned = learn(series, m, models, spec, n_paths, seed, sid, lower, upper, spec.h)
-    rows, summary = evaluate(series.truth, series.y, learned.windows, m)
-    rows = [_as_answered(r, sid, series) for r in rows]
-    summary = [{k: rounded(v) if isinstance(v, float) else v for k, v in s.items()} for s in summary]
-    cutoffs = learned.record["training_lengths"]
-    note = (f"{len(cutoffs)} windows, training lengths {cutoffs[0]}–{cutoffs[-1]}, {series.filled} gaps interpolated "
-            f"(never scored), scale {learned.scale.scale.kind}")
-    return SeriesBacktest(sid, metric, rows, summary, learned.record, learned.weights, learned.failures, note)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfcast.defaults import ENSEMBLE, members_for
+from smfcast.defaults import ENSEMBLE, members_for, rounded
 from smfcast.engine import calibration, cross_learning, metrics
-from smfcast.engine.backtest import BacktestSpec, Learned, learn
+from smfcast.engine.backtest import BacktestSpec, Learned, as_answered, evaluate, learn
 from smfcast.engine.config import EngineConfig
 from smfcast.engine.ensemble import DEFAULT_COMBINATION, DEFAULT_POINT_RULE, combine, normalize_weights
 from smfcast.engine.members import fit_members
@@ -256,3 +256,31 @@ def forecast_many(items: list[SeriesInput], h: int, config: EngineConfig, eviden
     by_id = {item.id: item for item in items}
     fits = {r["id"]: finish_pooled(by_id[r["id"]], r, learned, config) for r in kept}
     return Forecasts(fits, failed, evidence, learned, why)
+
+
+@dataclass
+class SeriesBacktest:
+    series_id: str
+    metric: str
+    rows: list[dict]
+    summary: list[dict]
+    calibration: dict
+    weights: dict | None
+    failures: dict
+    note: str
+
+
+def backtest_series(task) -> SeriesBacktest:
+    """A rerun of the backtest a series' own evidence comes from (`smfcast backtest`, `POST
+    /v1/backtests`), as `fit_own` learns from it: members, their weighted ensemble (raw, and calibrated by factors from the other windows) and
+    the random walk with drift, on the scale a run would choose for this series."""
+    metric, sid, series, lower, upper, spec, models, n_paths, seed = task
+    m = series.season_length
+    learned = learn(series, m, models, spec, n_paths, seed, sid, lower, upper, spec.h)
+    rows, summary = evaluate(series.truth, series.y, learned.windows, m)
+    rows = [as_answered(r, sid, series) for r in rows]
+    summary = [{k: rounded(v) if isinstance(v, float) else v for k, v in s.items()} for s in summary]
+    cutoffs = learned.record["training_lengths"]
+    note = (f"{len(cutoffs)} windows, training lengths {cutoffs[0]}–{cutoffs[-1]}, {series.filled} gaps interpolated "
+            f"(never scored), scale {learned.scale.scale.kind}")
+    return SeriesBacktest(sid, metric, rows, summary, learned.record, learned.weights, learned.failures, note)

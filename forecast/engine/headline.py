@@ -23,8 +23,9 @@ import numpy as np
 
 from smfcast.defaults import ENSEMBLE
 from smfcast.engine import provincial
+from smfcast.engine.backtest import BacktestSpec
 from smfcast.engine.config import PRIOR_SIGMA, EngineConfig
-from smfcast.engine.forecaster import SeriesFit, SeriesInput, fit_own, min_points
+from smfcast.engine.forecaster import SeriesBacktest, SeriesFit, SeriesInput, backtest_series, fit_own, min_points
 from smfcast.engine.records import SCHEMA, Method
 from smfcast.errors import SmfcastError
 from smfcast.registry.grid import RegularSeries, regularize
@@ -33,7 +34,7 @@ from smfcast.registry.series import Observation, Registry, SeriesMeta
 from smfcast.registry.transforms import Transform
 from smfcast.seeds import rng_for
 
-__all__ = ["EngineConfig", "MetricForecast", "fit_sparse", "forecast_marked", "forecast_metric", "forecast_years", "national_at"]
+__all__ = ["EngineConfig", "MetricForecast", "fit_sparse", "backtest_headlines", "forecast_marked", "forecast_metric", "forecast_years", "national_at"]
 MARKED = "series:"  # the key prefix of a marked series' forecast in a run (metrics have bare names)
 
 
@@ -232,3 +233,35 @@ def forecast_marked(reg: Registry, series_id: str, config: EngineConfig) -> Metr
     grades = dict(sorted(Counter(o.quality for o in obs).items()))
     return MetricForecast(MARKED + series_id, series_id, meta.unit, meta.transformer, periods, fit.paths, Method.from_dict(method),
                           fit.members, fit.failures, grades, reg.observations(series_id))
+
+
+def backtest_headlines(reg, spec: BacktestSpec, models: tuple[str, ...], n_paths: int, seed: int,
+                       metric_names=None, progress=None, executor=None) -> list[SeriesBacktest]:
+    """Backtest the series every headline metric is forecast from: the national counterpart (the
+    provincial series are too short for even one window) and the provincial one where it allows."""
+    from smfcast.registry.series import UNFIT_QUALITIES
+    jobs = []
+    for metric, head in reg.headlines.items():
+        if metric_names and metric not in metric_names:
+            continue
+        for sid in (head.national, head.series):
+            meta = reg.meta(sid)
+            obs = reg.observations(sid, UNFIT_QUALITIES)
+            if meta.frequency == "irregular" or len({o.period.kind for o in obs}) != 1:
+                jobs.append((metric, sid, None, None, f"{sid}: irregular publication dates, no regular grid to backtest on"))
+                continue
+            series = regularize(obs, meta.transformer)
+            if not spec.cutoffs(len(series.z)):
+                jobs.append((metric, sid, None, None, f"{sid}: {len(series.z)} points, too few for one window of h={spec.h}"))
+                continue
+            jobs.append((metric, sid, series, meta, ""))
+    tasks = [(metric, sid, series, meta.lower, meta.upper, spec, models, n_paths, seed)
+             for metric, sid, series, meta, note in jobs if series is not None]
+    results = list((executor.map if executor else map)(backtest_series, tasks))
+    done = {(r.metric, r.series_id): r for r in results}
+    out = []
+    for metric, sid, series, _, note in jobs:
+        if progress:
+            progress(sid)
+        out.append(done[(metric, sid)] if series is not None else SeriesBacktest(sid, metric, [], [], {}, None, {}, note))
+    return out

@@ -18,7 +18,7 @@ import hashlib
 import json
 
 from smfcast import __version__
-from smfcast.engine.backtest import backtest_headlines
+from smfcast.engine.headline import backtest_headlines
 from smfcast.engine.records import coverage_in_percent
 from smfcast.errors import InvalidInput
 from smfcast.store.requests import BacktestRequest
